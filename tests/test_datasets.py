@@ -1,0 +1,357 @@
+"""Dataset loaders, the Kinematic-format generator, the parse cache and robustness (emomotion.datasets)."""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emomotion import datasets as ds
+from emomotion.bvh import KEY_JOINTS, KINEMATIC_CHANNELS, KINEMATIC_JOINTS, KINEMATIC_PARENT_IDX, read_bvh
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+BANDAI = SHARED / "data" / "bandai-namco-1"
+EMOKINE_CSV = SHARED / "data" / "fixtures" / "emokine" / "positionExample.csv"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    "A small generated Kinematic-format dataset: 2 actors x 7 emotions x 1 take, 1-1.5 s clips."
+    root = tmp_path_factory.mktemp("gen") / "kinematic"
+    ds.generate_kinematic(root, n_actors=2, seed=3, takes=1, seconds=(1.0, 1.5), median_seconds=None,
+                          n_jobs=1, progress=False)
+    return root
+
+
+def copy_dataset(src, dst):
+    shutil.copytree(src, dst)
+    return dst
+
+
+def load(root, tmp_path, **kw):
+    return ds.load_kinematic(root, cache_dir=tmp_path / "cache", n_jobs=1, progress=False, **kw)
+
+
+# ---------------------------------------------------------------- file names
+@pytest.mark.parametrize("name, label, actor, scenario, version", [
+    ("F01A0V1", "Angry", "F01", 0, 1), ("M04SU0V3.bvh", "Surprise", "M04", 0, 3),
+    ("F12SA5V2", "Sad", "F12", 5, 2), ("M11D3V1", "Disgust", "M11", 3, 1), ("F03F2V6", "Fearful", "F03", 2, 6),
+    ("BVH/M01H1V1.bvh", "Happy", "M01", 1, 1), ("F05N4V10", "Neutral", "F05", 4, 10)])
+def test_kinematic_names(name, label, actor, scenario, version):
+    d = ds.parse_kinematic_name(name)
+    assert (d["label"], d["actor"], d["scenario"], d["version"], d["gender"]) == (label, actor, scenario, version, actor[0])
+
+
+@pytest.mark.parametrize("bad", ["F01S0V1", "F01SAD0V1", "F01A0", "F01A0V", "X01A0V1", "F1A0V1", "f01a0v1",
+                                 "dataset-1_walk_angry_001.bvh", "F01A10V1"])
+def test_kinematic_names_rejected(bad):
+    with pytest.raises(ds.DatasetError, match="expected <actor><emotion><scenario>V<version>.bvh"):
+        ds.parse_kinematic_name(bad)
+
+
+def test_bandai_names():
+    assert ds.parse_bandai_name("dataset-2_raise-up-both-hands_not-confident_013.bvh") == dict(
+        dataset=2, content="raise-up-both-hands", style="not-confident", take=13)
+    with pytest.raises(ds.DatasetError, match="dataset-N_<content>_<style>_<NNN>.bvh"):
+        ds.parse_bandai_name("dataset-1_walk_001.bvh")
+
+
+# ---------------------------------------------------------------- the generator's files
+def test_generated_format(tiny):
+    files = sorted((tiny / "BVH").glob("*/*.bvh"))
+    assert len(files) == 14 and {f.parent.name for f in files} == {"F01", "M01"}
+    info = pd.read_csv(tiny / "file-info.csv")
+    assert info.columns.tolist() == ["filename", "emotion", "actor_ID", "actor_gender", "scenario_ID", "version"]
+    assert sorted(info.filename) == sorted(f.stem for f in files)
+    for f in files[:3]:
+        meta = ds.parse_kinematic_name(f)
+        row = info.set_index("filename").loc[f.stem]
+        assert (row.emotion, row.actor_ID, row.actor_gender, row.scenario_ID, row.version) == (
+            meta["label"], meta["actor"], meta["gender"], meta["scenario"], meta["version"])
+        b = read_bvh(f)
+        assert b.joints == KINEMATIC_JOINTS and (b.parents == KINEMATIC_PARENT_IDX).all()
+        assert all(c == KINEMATIC_CHANNELS for c in b.channels) and len(b.end_sites) == 13
+        assert b.frame_time == 0.008 and 125 <= b.n_frames <= 188
+        m = b.motion.reshape(b.n_frames, 59, 6)
+        assert np.array_equal(m[:, 1:, :3], np.broadcast_to(b.offsets[1:], m[:, 1:, :3].shape))  # = OFFSET
+        text = f.read_text().splitlines()
+        assert text[0] == "HIERARCHY" and text[1] == "ROOT Hips"
+        assert "CHANNELS 6 Xposition Yposition Zposition Yrotation Xrotation Zrotation" in text[4]
+
+
+def test_generator_deterministic_and_seeded(tmp_path):
+    a = ds.synthesize_clip("M03", "Fearful", 2, 1, 1.2, seed=5)
+    b = ds.synthesize_clip("M03", "Fearful", 2, 1, 1.2, seed=5)
+    c = ds.synthesize_clip("M03", "Fearful", 2, 1, 1.2, seed=6)
+    assert np.array_equal(a.motion, b.motion) and not np.allclose(a.motion, c.motion)
+    # an actor is the same person whatever n_actors is
+    p2 = ds.generator_plan(n_actors=2, seed=1)
+    p22 = ds.generator_plan(n_actors=22, seed=1)
+    assert p2.equals(p22[p22.actor.isin(["F01", "M01"])].reset_index(drop=True))
+    assert ds.generator_actors(22) == [a for pair in zip(ds.KINEMATIC_ACTORS[:11], ds.KINEMATIC_ACTORS[11:]) for a in pair]
+    assert "F04" not in ds.KINEMATIC_ACTORS and len(set(ds.KINEMATIC_ACTORS)) == 22
+
+
+def test_generated_motion_plausible():
+    """Feet on the floor, bones rigid, joints within anatomical ranges, human speeds, per-actor bodies."""
+    J = {j: i for i, j in enumerate(KINEMATIC_JOINTS)}
+    heights = {}
+    for k, (actor, emo, sc) in enumerate([("F01", "Angry", 1), ("M02", "Sad", 0), ("F05", "Happy", 2),
+                                          ("M07", "Fearful", 5), ("F09", "Surprise", 3), ("M11", "Disgust", 4)]):
+        b = ds.synthesize_clip(actor, emo, sc, 1, 4.0, seed=k)
+        P = b.positions() / 100.0
+        feet = b.positions(["RightFoot", "LeftFoot"], end_sites=True)[:, [0, 1, 2, 3], 1] / 100.0
+        assert feet.min() > -0.01 and np.percentile(feet.min(1), 95) < 0.10     # someone stands on the floor
+        bones = np.linalg.norm(P[:, 1:] - P[:, KINEMATIC_PARENT_IDX[1:]], axis=-1)
+        assert np.allclose(bones, bones[0], atol=1e-6)
+        head, hips = P[:, J["Head"], 1], P[:, J["Hips"], 1]
+        assert (head > hips + 0.4).all() and (hips > 0.6).all()
+        speed = np.linalg.norm(np.diff(P, axis=0), axis=-1) * 125
+        assert np.percentile(speed[:, J["RightHand"]], 99) < 8.0 and np.percentile(speed[:, 0], 99) < 3.0
+        m = b.motion.reshape(b.n_frames, 59, 6)          # channels: X Y Z pos, then Y X Z rotation
+        for side in ("Right", "Left"):
+            assert 0 <= m[:, J[f"{side}Leg"], 4].min() and m[:, J[f"{side}Leg"], 4].max() <= 140   # knee
+            elbow = -(1 if side == "Left" else -1) * m[:, J[f"{side}ForeArm"], 3]
+            assert -1e-9 <= elbow.min() and elbow.max() <= 145
+        heights[actor] = head.max()
+    assert len({round(h, 3) for h in heights.values()}) == len(heights)      # every actor has their own body
+
+
+# ---------------------------------------------------------------- the Kinematic loader
+def test_load_generated(tiny, tmp_path):
+    c = load(tiny, tmp_path)
+    assert len(c) == 14 and c.name == "kinematic" and c.group_col == "actor" and len(c.skipped) == 0
+    assert c.labels == sorted(ds.EMOTIONS) and c.index.attrs["kinematic_version"] == "2.1.0"
+    for col in ["clip_id", "path", "label", "actor", "gender", "scenario", "version", "n_frames", "fps", "duration"]:
+        assert col in c.index
+    assert (c.index.fps == 125).all() and np.allclose(c.index.duration, c.index.n_frames / 125)
+    p = c.positions(0)
+    assert p.shape == (c.index.n_frames[0], 17, 3) and p.dtype == np.float32
+    full = c.full_positions(0)
+    assert full.shape == (c.index.n_frames[0], 59, 3) and c.skeleton[0] == KINEMATIC_JOINTS
+    np.testing.assert_allclose(p, full[:, [KINEMATIC_JOINTS.index(k) for k in KEY_JOINTS]])
+    ref = read_bvh(c.index.path[0]).positions(KEY_JOINTS) / 100.0
+    np.testing.assert_allclose(p, ref, atol=1e-5)                    # metres, same FK
+    assert 1.4 < np.median(p[:, KEY_JOINTS.index("Head"), 1]) < 1.9  # Y up, metres
+    sub = c.subset(c.index.label == "Sad")
+    assert len(sub) == 2 and set(sub.index.label) == {"Sad"}
+    np.testing.assert_array_equal(sub.positions(1), c.positions(int(np.flatnonzero(c.index.label == "Sad")[1])))
+    assert len(c.subset([0, 3])) == 2 and len(c.all_positions()) == 14
+    # the BVH/ folder itself is accepted as the root, and so is a folder holding one versioned copy
+    assert len(load(tiny / "BVH", tmp_path)) == 14
+
+
+def test_file_info_preferred_and_fallback(tiny, tmp_path):
+    root = copy_dataset(tiny, tmp_path / "k")
+    info = pd.read_csv(root / "file-info.csv")
+    first = info.filename[0]
+    info.loc[0, "emotion"] = "Neutral" if info.emotion[0] != "Neutral" else "Sad"
+    info["emotion"] = info["emotion"].map({v: k for k, v in ds.EMOTION_CODES.items()})   # codes (SA, SU, ...) work too
+    info.loc[1:, "filename"] = info.filename[1:] + ".bvh"                               # with or without extension
+    info.to_csv(root / "file-info.csv", index=False)
+    c = load(root, tmp_path)
+    row = c.index.set_index("clip_id").loc[first]
+    assert row.label == ds.EMOTION_CODES[info.emotion[0]] != ds.parse_kinematic_name(first)["label"]
+    assert c.index.attrs["file_info_conflicts"] == 1
+    (root / "file-info.csv").unlink()
+    c2 = load(root, tmp_path)
+    assert c2.index.set_index("clip_id").loc[first].label == ds.parse_kinematic_name(first)["label"]
+    assert c2.index.attrs["file_info"] is None
+
+
+def test_v1_and_v2(tmp_path):
+    v1 = ds.generate_kinematic(tmp_path / "v1", n_actors=1, seed=0, takes=1, seconds=(0.5, 0.6), median_seconds=None,
+                               emotions=[e for e in ds.EMOTIONS if e != "Surprise"], n_jobs=1, progress=False)
+    c1 = load(v1, tmp_path)
+    assert c1.labels == ["Angry", "Disgust", "Fearful", "Happy", "Neutral", "Sad"]
+    assert c1.index.attrs["kinematic_version"] == "1.0.0" and c1.index.attrs["n_emotions"] == 6
+    assert not any("SU" in p for p in c1.index.clip_id)
+
+
+def test_broken_files_skipped(tiny, tmp_path):
+    root = copy_dataset(tiny, tmp_path / "k")
+    files = sorted((root / "BVH").glob("*/*.bvh"))
+    data = files[1].read_bytes()
+    files[1].write_bytes(data[: data.rfind(b"\n", 0, len(data) // 2) + 1])            # truncated MOTION
+    files[4].write_bytes(b"\x00\xff" * 500)                                              # binary garbage
+    (root / "BVH" / "F01" / "notes.bvh").write_text("HIERARCHY\n")                       # not a dataset name
+    with pytest.warns(UserWarning, match="3 of 15 files could not be loaded"):
+        c = load(root, tmp_path)
+    assert len(c) == 12 and c.index.attrs["n_skipped"] == 3 and len(c.index.attrs["skipped"]) == 3
+    errs = dict(zip(c.skipped.path, c.skipped.error))
+    assert set(errs) == {str(files[1]), str(files[4]), str(root / "BVH" / "F01" / "notes.bvh")}
+    assert "truncated MOTION" in errs[str(files[1])] and "line" in errs[str(files[1])]
+    assert str(files[4]) in errs[str(files[4])] and errs[str(files[4])].startswith("BVHError")
+    assert "expected <actor><emotion><scenario>V<version>.bvh" in errs[str(root / "BVH" / "F01" / "notes.bvh")]
+    # the second load reports the same, from the cache
+    with pytest.warns(UserWarning, match="3 of 15"):
+        c2 = load(root, tmp_path)
+    assert c2.skipped.equals(c.skipped)
+
+
+def test_all_broken_is_an_error(tiny, tmp_path):
+    root = copy_dataset(tiny, tmp_path / "k")
+    for f in (root / "BVH").glob("*/*.bvh"):
+        f.write_text("garbage")
+    with pytest.raises(ds.DatasetError, match="none of the 14 kinematic files could be loaded"):
+        load(root, tmp_path)
+
+
+def test_wrong_roots(tiny, tmp_path):
+    with pytest.raises(ds.DatasetError, match="no such folder; expected the Kinematic dataset"):
+        load(tmp_path / "missing", tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ds.DatasetError, match="expected the Kinematic dataset.*an empty folder"):
+        load(tmp_path / "empty", tmp_path)
+    fake_bandai = tmp_path / "bandai" / "data"
+    fake_bandai.mkdir(parents=True)
+    shutil.copy(next((tiny / "BVH" / "F01").glob("*.bvh")), fake_bandai / "dataset-1_walk_angry_001.bvh")
+    with pytest.raises(ds.DatasetError, match="(?s)expected the Kinematic dataset.*use load_bandai"):
+        load(tmp_path / "bandai", tmp_path)
+    with pytest.raises(ds.DatasetError, match="(?s)expected the Bandai-Namco.*use load_kinematic"):
+        ds.load_bandai(tiny, cache_dir=tmp_path / "cache", progress=False)
+    with pytest.raises(ds.DatasetError, match="expected the EMOKINE pilot data"):
+        ds.load_emokine(tiny, cache_dir=tmp_path / "cache", progress=False)
+    with pytest.raises(ds.DatasetError, match="needs data_dir"):
+        ds.load_dataset("kinematic")
+    with pytest.raises(ValueError, match="unknown dataset"):
+        ds.load_dataset("cmu", data_dir=tmp_path)
+
+
+# ---------------------------------------------------------------- the cache
+def test_cache_keyed_by_content(tiny, tmp_path, monkeypatch):
+    root = copy_dataset(tiny, tmp_path / "k")
+    c = load(root, tmp_path)
+    calls = []
+    real = ds._PARSERS["kinematic"]
+    monkeypatch.setitem(ds._PARSERS, "kinematic", lambda p: calls.append(p) or real(p))
+    c2 = load(root, tmp_path)                                   # manifest hit: no file even read
+    assert calls == [] and c2.index.equals(c.index)
+    moved = copy_dataset(root, tmp_path / "elsewhere")          # same content, other paths: content hit
+    c3 = load(moved, tmp_path)
+    assert calls == [] and c3.index.content_hash.equals(c.index.content_hash)
+    f = Path(c3.index.path[0])
+    lines = f.read_text().splitlines()
+    lines[-1] = " ".join(["0.0000"] * 354)                      # change one frame: parsed again
+    f.write_text("\n".join(lines) + "\n")
+    c4 = load(moved, tmp_path)
+    assert calls == [str(f)] or calls == [f]
+    assert c4.index.content_hash[0] != c.index.content_hash[0]
+    assert np.allclose(c4.positions(0)[:-1], c.positions(0)[:-1]) and not np.allclose(c4.positions(0), c.positions(0))
+
+
+def test_no_disk_cache(tiny, tmp_path):
+    c = ds.load_kinematic(tiny, cache_dir=False, n_jobs=1, progress=False)
+    ref = load(tiny, tmp_path)
+    np.testing.assert_array_equal(c.positions(2), ref.positions(2))
+    np.testing.assert_array_equal(c.full_positions(2), ref.full_positions(2))
+
+
+def test_ensure_synthetic_reuses_and_regenerates(tmp_path, monkeypatch):
+    monkeypatch.setitem(ds.SYNTHETIC_PROFILES, "quick", dict(n_actors=1, takes=1, seconds=(0.5, 0.6), median_seconds=None))
+    out = ds.ensure_synthetic("quick", 0, cache_dir=tmp_path, n_jobs=1, progress=False)
+    assert out.parent == tmp_path / "synthetic" and len(list(out.glob("BVH/*/*.bvh"))) == 7
+    stamp = (out / "generator.json").stat().st_mtime_ns
+    assert ds.ensure_synthetic("quick", 0, cache_dir=tmp_path, progress=False) == out
+    assert (out / "generator.json").stat().st_mtime_ns == stamp          # reused
+    made = json.loads((out / "generator.json").read_text())
+    made["generator_version"] = "0"
+    (out / "generator.json").write_text(json.dumps(made))
+    ds.ensure_synthetic("quick", 0, cache_dir=tmp_path, n_jobs=1, progress=False)
+    assert json.loads((out / "generator.json").read_text())["generator_version"] == ds.GENERATOR_VERSION
+    c = ds.load_dataset("synthetic", profile="quick", cache_dir=tmp_path, n_jobs=1, progress=False)
+    assert c.name == "synthetic" and len(c) == 7 and c.group_col == "actor"
+
+
+# ---------------------------------------------------------------- Bandai-Namco
+@pytest.mark.skipif(not BANDAI.is_dir(), reason="no Bandai-Namco-1 copy at ../shared/data")
+def test_bandai_counts(tmp_path):
+    every = ds.load_bandai(BANDAI, emotions_only=False, cache_dir=tmp_path, progress=False)
+    emo = ds.load_bandai(BANDAI, cache_dir=tmp_path, progress=False)
+    assert len(every) == 174 and len(emo) == 53 and len(every.skipped) == len(emo.skipped) == 0
+    assert emo.index.label.value_counts().to_dict() == {"Neutral": 20, "Angry": 11, "Happy": 11, "Sad": 11}
+    assert every.index["style"].nunique() == 15 and every.index["content"].nunique() == 16  # 17 contents, dance-long only in normal, absent
+    assert emo.group_col == "content" and (emo.index.fps == 30).all()
+    assert len(emo.skeleton[0]) == 22 and emo.skeleton[0][0] == "joint_Root"
+    p = emo.positions(0)
+    h = {k: np.median(p[:, KEY_JOINTS.index(k), 1]) for k in ("Head", "Spine3", "Hips", "RightLeg", "RightFoot")}
+    assert h["Head"] > h["Spine3"] > h["Hips"] > h["RightLeg"] > h["RightFoot"] and 1.3 < h["Head"] < 1.9
+    arm = np.linalg.norm(p[:, KEY_JOINTS.index("RightForeArm")] - p[:, KEY_JOINTS.index("RightArm")], axis=-1)
+    assert 0.2 < arm.mean() < 0.35                                       # an upper arm, in metres
+    assert ds.load_dataset("bandai", cache_dir=tmp_path, progress=False).index.equals(emo.index)
+
+
+# ---------------------------------------------------------------- EMOKINE
+@pytest.mark.skipif(not EMOKINE_CSV.is_file(), reason="no EMOKINE fixture")
+def test_emokine_csv_reader():
+    m = ds.read_xsens_csv(EMOKINE_CSV)
+    assert m.positions.shape == (1661, 23, 3) and m.fps == 240 and m.segments == ds.XSENS_SEGMENTS
+    raw = pd.read_csv(EMOKINE_CSV)
+    np.testing.assert_array_equal(m.positions[:, ds.XSENS_SEGMENTS.index("LeftHand")],
+                                  raw[["LeftHand_x", "LeftHand_y", "LeftHand_z"]].to_numpy())
+    y = ds.xsens_to_y_up(m.positions)
+    up = lambda s: y[:, ds.XSENS_SEGMENTS.index(s), 1]
+    assert (up("Head") > up("Pelvis")).all() and (up("Pelvis") > up("RightFoot")).all()
+    np.testing.assert_array_equal(up("Head"), raw["Head_z"].to_numpy())        # new Y = XSENS Z
+
+
+def test_emokine_csv_errors(tmp_path):
+    head = ",".join(["frame_idx", "ms"] + [f"{s}_{a}" for s in ds.XSENS_SEGMENTS for a in "xyz"])
+    row = lambda i, v="0.1": ",".join([str(i), str(1000 + 4 * i)] + [v] * 69)
+    f = tmp_path / "position.csv"
+    f.write_text(head.replace("LeftToe_z", "LeftToe_w") + "\n" + row(0) + "\n" + row(1) + "\n")
+    with pytest.raises(ds.DatasetError, match=r"line 1: missing columns \['LeftToe_z'\]"):
+        ds.read_xsens_csv(f)
+    f.write_text("\n".join([head, row(0), row(1), row(2, "abc"), row(3)]) + "\n")
+    with pytest.raises(ds.DatasetError, match=r"position.csv, line 4: column 'Pelvis_x' is not a finite number: 'abc'"):
+        ds.read_xsens_csv(f)
+    f.write_text("\n".join([head, row(0), row(1, "nan")]) + "\n")
+    with pytest.raises(ds.DatasetError, match="line 3"):
+        ds.read_xsens_csv(f)
+    f.write_text("\n".join([head, row(0), row(1)]) + "\n")
+    assert ds.read_xsens_csv(f).fps == 250
+
+
+@pytest.mark.skipif(not EMOKINE_CSV.is_file(), reason="no EMOKINE fixture")
+def test_mvnx_reader_matches_csv(tmp_path):
+    m = ds.read_xsens_csv(EMOKINE_CSV)
+    n = 50
+    segs = "".join(f'<segment label="{s}" id="{i}"><points/></segment>' for i, s in enumerate(m.segments, 1))
+    frames = "".join(f'<frame index="{k}" ms="{int(m.ms[k])}" type="normal"><orientation>1 0 0 0</orientation>'
+                     f'<position>{" ".join(repr(float(v)) for v in m.positions[k].ravel())}</position></frame>' for k in range(n))
+    f = tmp_path / "MVNX_seq1_angry.mvnx"
+    f.write_text('<?xml version="1.0"?><mvnx xmlns="http://www.xsens.com/mvn/mvnx" version="4">'
+                 '<subject label="x" frameRate="240" segmentCount="23" configuration="FullBody">'
+                 f'<segments>{segs}</segments><frames segmentCount="23">'
+                 '<frame index="-3" type="identity"><position>1 2 3</position></frame>'
+                 f'{frames}</frames></subject></mvnx>')
+    r = ds.read_mvnx(f)
+    assert r.fps == 240 and r.positions.shape == (n, 23, 3)
+    np.testing.assert_array_equal(r.positions, m.positions[:n])
+    f.write_text(f.read_text()[:-300])
+    with pytest.raises(ds.DatasetError, match="MVNX_seq1_angry.mvnx, line 1: not valid XML"):
+        ds.read_mvnx(f)
+
+
+@pytest.mark.skipif(not EMOKINE_CSV.is_file(), reason="no EMOKINE fixture")
+def test_load_emokine_layout(tmp_path):
+    root = tmp_path / "EmokineDataset"
+    lines = EMOKINE_CSV.read_text().splitlines()
+    for seq in (1, 2, 3):
+        for emo in ("angry", "content", "fearful", "joy", "neutral", "sad", "explanation"):
+            d = root / "Data" / "CSV" / (f"CSV_seq{seq}_{emo}" if emo != "explanation" else f"explanation/CSV_seq{seq}_explanation")
+            d.mkdir(parents=True)
+            (d / "position.csv").write_text("\n".join(lines[:100 + seq]) + "\n")
+            (d / "velocity.csv").write_text("not, positions\n")
+    c = ds.load_emokine(root, cache_dir=tmp_path / "cache", progress=False)
+    assert len(c) == 18 and c.group_col == "choreography" and sorted(c.index.choreography.unique()) == ["seq1", "seq2", "seq3"]
+    assert c.labels == ["Angry", "Content", "Fearful", "Joy", "Neutral", "Sad"] and (c.index.fps == 240).all()
+    assert c.index.clip_id.is_unique and "seq2_joy" in set(c.index.clip_id)
+    p = c.positions(0)
+    assert p.shape == (100, 17, 3)
+    raw = pd.read_csv(EMOKINE_CSV, nrows=100)
+    np.testing.assert_allclose(p[:, KEY_JOINTS.index("Head")], raw[["Head_y", "Head_z", "Head_x"]].to_numpy(), atol=1e-6)
+    assert c.full_positions(0).shape == (100, 23, 3) and c.skeleton[0] == ds.XSENS_SEGMENTS
+    c2 = ds.load_emokine(root, include_explanation=True, cache_dir=tmp_path / "cache", progress=False)
+    assert len(c2) == 21 and "Explanation" in c2.labels
