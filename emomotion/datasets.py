@@ -585,7 +585,7 @@ def load_kinematic(root, *, actors=None, name: str = "kinematic", cache_dir=None
     return clips
 
 # %% ../nbs/00a_datasets.ipynb #a01252cb
-GENERATOR_VERSION = "2"  # bump whenever a change makes the generator write different files
+GENERATOR_VERSION = "3"  # bump whenever a change makes the generator write different files
 QUALITIES: list[str] = ["tempo", "amplitude", "expansion", "jerk", "abrupt", "tremor", "trunk", "head", "shoulders",
                         "withdraw", "bounce", "pause", "fist", "arm_flex", "arm_abd", "elbow", "wrist", "aversion"]
 "The movement qualities the generator's emotions differ in (see `QUALITY_DOCS`)."
@@ -711,7 +711,9 @@ def strokes(t, onsets, durations, deltas, overshoot=0.0, ring_hz: float = 4.0, r
     out = _minjerk(tau) @ deltas
     if overshoot:
         after = np.maximum(t[:, None] - (onsets + durations)[None], 0)
-        ring = np.where(after > 0, np.exp(-after / ring_decay) * np.sin(2 * np.pi * ring_hz * after), 0)
+        # the rebound starts with zero velocity (the (1 - exp) factor): no jump in speed at the stroke's end
+        ring = np.where(after > 0, np.exp(-after / ring_decay) * -np.expm1(-after / 0.06)
+                        * np.sin(2 * np.pi * ring_hz * after), 0)
         out += overshoot * (ring @ deltas)
     return out
 
@@ -751,6 +753,11 @@ ANATOMICAL_RANGES: dict = dict(flex=(-40, 165), abd=(0, 160), rot=(-60, 60), elb
                                head_pitch=(-40, 55), head_yaw=(-70, 70), head_roll=(-30, 30),
                                knee=(0, 140), ankle=(-30, 45), clavicle_elevation=(-10, 30), clavicle_protraction=(-15, 25))
 "Ranges (degrees) the generator clips its joint angles to."
+
+
+_MIN_STROKE_S = 0.12       # shortest gesture stroke, s (fast ballistic arm strokes take >= ~120 ms)
+_MAX_ARM_RAD_S = 11.0      # peak joint-space speed of a stroke, rad/s (≈ 7 m/s at the hand on a 0.6 m arm)
+_ARM_LEVER = np.array([1.0, 1.0, 0.5, 0.6, 0.2])   # weight of flex, abd, rot, elbow, wrist for the hand's path
 
 
 def _range(dim):
@@ -808,6 +815,10 @@ def _gestures(rng, q, scenario, t, dur, dom, avers):
         lo, hi = np.array([_range(n) for n in _GDIMS]).T
         targets = np.clip(targets, lo, hi)
     deltas = np.diff(np.vstack([rest, targets]), axis=0)
+    if K:                                 # speed limit: no stroke faster than _MAX_ARM_RAD_S, none shorter than _MIN_STROKE_S
+        arm_rad = np.deg2rad([np.linalg.norm(deltas[:, [G[f"{s}_{a}"] for a in _ARM]] * _ARM_LEVER, axis=1)
+                              for s in "RL"]).max(axis=0)
+        durs = np.maximum(durs, np.maximum(_MIN_STROKE_S, 1.875 * arm_rad / _MAX_ARM_RAD_S))
     return rest + strokes(t, on, durs, deltas, overshoot=0.45 * q["jerk"], ring_hz=3.5 * q["tempo"] ** 0.5), on
 
 
