@@ -155,8 +155,9 @@ def test_emokine_path_end_to_end(tmp_path, monkeypatch):
     assert clips.group_col == "choreography" and len(clips) == 18            # explanation takes left out
     rows, note = small_design(clips.index, clips.group_col, max_clips=12, seed=0)
     assert len(rows) == 12 and "2 of them" in note
-    sub = clips.subset(rows)
-    X, meta = feature_table(sub, n_jobs=1, progress=False)
+    assert clips.subset(rows).index.groupby("choreography").label.nunique().eq(6).all()
+    rows, _ = small_design(clips.index, clips.group_col, seed=0)
+    X, meta = feature_table(clips.subset(rows), n_jobs=1, progress=False)
     Xd = X[emokine_descriptors(X.columns).index]
     r = cross_validate(make_descriptor_svm(), Xd, meta["label"], "groups", groups=meta["choreography"], progress=False)
-    assert r.n_splits == 2 and r.n == 12 and np.isfinite(r.proba).all()
+    assert r.n_splits == 3 and r.n == 18 and np.isfinite(r.proba).all() and np.allclose(r.proba.sum(1), 1)
