@@ -9,7 +9,7 @@ __all__ = ['STUDY_LOOCV', 'EMOKINE_PROFILES', 'PROTOCOL_NAMES', 'EMOKINE_DESCRIP
            'sinusoidal_positions', 'MotionTransformer', 'make_motion_transformer', 'TakeBlock', 'stack_blocks',
            'param_fingerprint', 'FitCache', 'make_fusion', 'small_design', 'protocol_table', 'plot_protocols']
 
-# %% ../nbs/06_emokine_loocv.ipynb #e5effe3a
+# %% ../nbs/06_emokine_loocv.ipynb #b30c0113
 import math
 import os
 import re
@@ -42,7 +42,7 @@ from .evaluate import binomial_test_vs_chance, make_toy_study, split_indices
 from .lstm import SequenceAugment, SequenceScaler
 from .torchfit import TorchClassifier
 
-# %% ../nbs/06_emokine_loocv.ipynb #e92abba2
+# %% ../nbs/06_emokine_loocv.ipynb #ddd1c4ae
 STUDY_LOOCV = dict(n_correct=2, n=54, n_classes=6)
 "The study's EMOKINE result: 2 of 54 sequences right (3.7 %) under LOOCV, 6 balanced emotions."
 
@@ -67,7 +67,7 @@ def chance_test(n_correct: int, n: int, p: float, level: float = 0.95) -> dict:
                 p_below=binomial_test_vs_chance(n_correct, n, p, "less"),
                 p_two_sided=binomial_test_vs_chance(n_correct, n, p, "two-sided"))
 
-# %% ../nbs/06_emokine_loocv.ipynb #ceee08d2
+# %% ../nbs/06_emokine_loocv.ipynb #e23e0142
 def noise_study(n_groups: int = 9, n_classes: int = 6, n_features: int = 200, seed: int = 0):
     """`(X, y, groups)`: a pure-noise data set shaped like EMOKINE — `n_groups` groups (choreographies),
     each with one clip of every one of `n_classes` classes; `n_features` standard-normal features that carry
@@ -127,23 +127,26 @@ def summarise_noise(sim: pd.DataFrame, n_classes: int, observed: int = STUDY_LOO
     out[f"binomial P(X <= {observed})"] = binom.cdf(observed, n, 1 / n_classes)
     return out.reset_index()
 
-# %% ../nbs/06_emokine_loocv.ipynb #9f8c841a
+# %% ../nbs/06_emokine_loocv.ipynb #8e25ed8d
 EMOKINE_PROFILES = {
     "quick": dict(max_clips=24, n_splits=3, n_jobs=1, sequences=dict(rate=5.0, max_seconds=6.0),
+                  svm=dict(calibration_cv=2),
                   lstm=dict(hidden=8, proj=8, max_epochs=4, val_size=0.0, patience=None, batch_size=8, lr=1e-2),
                   transformer=dict(d_model=16, n_heads=2, dim_ff=32, max_epochs=4, val_size=0.0, patience=None,
                                    batch_size=8, lr=3e-3),
                   noise=dict(n_reps=3, n_features=50), sweep=dict(n_reps=3), n_permutations=2),
     "full": dict(max_clips=60, n_splits=5, n_jobs=min(2, os.cpu_count() or 1),
-                 sequences=dict(rate=10.0, max_seconds=8.0),
+                 sequences=dict(rate=10.0, max_seconds=8.0), svm=dict(calibration_cv=3),
                  lstm=dict(hidden=32, proj=32, max_epochs=40, val_size=0.0, patience=None, batch_size=16),
                  transformer=dict(d_model=32, n_heads=4, dim_ff=64, max_epochs=40, val_size=0.0, patience=None,
                                   batch_size=16),
                  noise=dict(n_reps=100, n_features=200), sweep=dict(n_reps=100), n_permutations=100),
 }
-"Per profile: clips kept (`small_design`), stratified folds, folds trained in parallel, sequence, LSTM and Transformer settings (fixed epoch budgets, no inner validation split: see the models section), simulation sizes, permutations."
+"""Per profile: clips kept (`small_design`), stratified folds, folds trained in parallel, sequence, SVM calibration,
+LSTM and Transformer settings (fixed epoch budgets, no inner validation split: see the models section), simulation
+sizes, permutations."""
 
-# %% ../nbs/06_emokine_loocv.ipynb #e39c1b93
+# %% ../nbs/06_emokine_loocv.ipynb #1e8f4e68
 PROTOCOL_NAMES = {"loo": "leave-one-out", "groups": "leave-one-group-out", "stratified": "stratified K-fold"}
 
 
@@ -177,7 +180,7 @@ def plot_noise_study(sim: pd.DataFrame, n_classes: int, observed: int | None = S
     fig.suptitle(f"Pure noise, {n} clips ({n_classes} balanced classes): cross-validated hits vs chance", fontsize=10)
     return fig
 
-# %% ../nbs/06_emokine_loocv.ipynb #77f50c7f
+# %% ../nbs/06_emokine_loocv.ipynb #58cc6ea0
 def shrinkage_sweep(alphas=tuple(np.logspace(-1, 5, 13)), n_reps: int = 200, n_groups: int = 9, n_classes: int = 6,
                     n_features: int = 200, seed: int = 0, n_jobs: int = 1) -> pd.DataFrame:
     """Ridge classifiers with shrinkage `alphas` on `n_reps` `noise_study` data sets (seeds `seed + r`): hits
@@ -214,13 +217,14 @@ def plot_shrinkage(sweep: pd.DataFrame, n_classes: int, observed: int = STUDY_LO
         ax2.plot(a, g.apply(lambda c: (c <= observed).mean()).loc[a], "o-", color=f"C{i}", ms=3)
     ax.axhline(n / n_classes, color="k", ls=":", lw=1, label=f"chance ({n}/{n_classes})")
     ax.axhline(observed, color="C3", ls="--", lw=1, label=f"the study ({observed}/{n})")
-    ax.set(xscale="log", ylabel=f"correct of {n}", title="Ridge classifier on pure noise: more shrinkage → follows the prior")
+    ax.set(xscale="log", ylabel=f"correct of {n}",
+           title="Ridge classifier on pure noise: more shrinkage → follows the prior")
     ax.legend(fontsize=8)
     ax2.axhline(binom.cdf(observed, n, 1 / n_classes), color="k", ls=":", lw=1)
     ax2.set(xlabel="shrinkage α (log scale)", ylabel=f"share ≤ {observed}/{n}", ylim=(-0.03, 1.03))
     return fig
 
-# %% ../nbs/06_emokine_loocv.ipynb #e047390b
+# %% ../nbs/06_emokine_loocv.ipynb #215befff
 _JOINT = "(?:" + "|".join(KEY_JOINTS) + ")"
 EMOKINE_DESCRIPTORS = {   # EMOKINE descriptor -> regular expression on `features.clip_features` column names
     "speed (mean, max, MAD per keypoint)": rf"^{_JOINT}_speed_(mean|max|mad)$",
@@ -267,7 +271,7 @@ def make_descriptor_svm(C: float = 1.0, gamma="scale", class_weight="balanced", 
         pipe.steps[-1] = ("model", CalibratedClassifierCV(svc, method="sigmoid", cv=calibration_cv, ensemble=False))
     return pipe
 
-# %% ../nbs/06_emokine_loocv.ipynb #9e11b78e
+# %% ../nbs/06_emokine_loocv.ipynb #a0e335fe
 def sinusoidal_positions(T: int, d: int, device=None, dtype=torch.float32) -> torch.Tensor:
     "Fixed sinusoidal position encodings `(T, d)` (Vaswani et al. 2017); `d` even."
     pos = torch.arange(T, device=device, dtype=torch.float32)[:, None]
@@ -327,7 +331,7 @@ def make_motion_transformer(n_kinds: int = 3, *, d_model: int = 32, n_heads: int
                           d_model=d_model, n_heads=n_heads, n_layers=n_layers, dim_ff=dim_ff, dropout=dropout)
     return Pipeline([("scale", SequenceScaler(n_kinds)), ("transformer", clf)])
 
-# %% ../nbs/06_emokine_loocv.ipynb #10f36d87
+# %% ../nbs/06_emokine_loocv.ipynb #9454aab9
 class TakeBlock(TransformerMixin, BaseEstimator):
     "Columns `start:stop` of a 2-D X, reshaped to `(N, *shape)` and cast to `dtype` (see `stack_blocks`)."
 
@@ -346,7 +350,8 @@ class TakeBlock(TransformerMixin, BaseEstimator):
         block = X[:, self.start:self.stop]
         shape = block.shape[1:] if self.shape is None else tuple(self.shape)
         if int(np.prod(shape)) != block.shape[1]:
-            raise ValueError(f"TakeBlock: columns {self.start}:{self.stop} ({block.shape[1]}) do not fill shape {shape}")
+            raise ValueError(f"TakeBlock: columns {self.start}:{self.stop} ({block.shape[1]}) do not fill "
+                             f"shape {shape}")
         return block.reshape(len(X), *shape).astype(self.dtype, copy=False)
 
 
@@ -445,7 +450,7 @@ def make_fusion(members: dict, weights=None) -> VotingClassifier:
     class probabilities, every member fitted on the training rows it is given (soft `VotingClassifier`)."""
     return VotingClassifier(list(members.items()), voting="soft", weights=weights)
 
-# %% ../nbs/06_emokine_loocv.ipynb #68b0d131
+# %% ../nbs/06_emokine_loocv.ipynb #b12cdf6b
 def small_design(index: pd.DataFrame, group_col: str, max_clips: int | None = None, label_col: str = "label",
                  seed: int = 0) -> tuple[np.ndarray, str]:
     """Row positions of a crossed labels × groups sample of `index` and a sentence describing it. Keeps the
@@ -479,7 +484,7 @@ def small_design(index: pd.DataFrame, group_col: str, max_clips: int | None = No
              f"({counts.min()}–{counts.max()} clips each)")
     return rows, note
 
-# %% ../nbs/06_emokine_loocv.ipynb #eac377fe
+# %% ../nbs/06_emokine_loocv.ipynb #c3ba263b
 def protocol_table(results: dict, group_name: str = "group", level: float = 0.95) -> pd.DataFrame:
     """One row per `(model, protocol) -> CVResult`: protocol name, folds, n, hits, pooled accuracy with its
     exact `level` interval, fold mean ± sd, chance (majority-class rate and 1/K), exact binomial p-values."""

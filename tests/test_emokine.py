@@ -159,5 +159,6 @@ def test_emokine_path_end_to_end(tmp_path, monkeypatch):
     rows, _ = small_design(clips.index, clips.group_col, seed=0)
     X, meta = feature_table(clips.subset(rows), n_jobs=1, progress=False)
     Xd = X[emokine_descriptors(X.columns).index]
-    r = cross_validate(make_descriptor_svm(), Xd, meta["label"], "groups", groups=meta["choreography"], progress=False)
+    r = cross_validate(make_descriptor_svm(calibration_cv=2), Xd, meta["label"], "groups",
+                       groups=meta["choreography"], progress=False)
     assert r.n_splits == 3 and r.n == 18 and np.isfinite(r.proba).all() and np.allclose(r.proba.sum(1), 1)
