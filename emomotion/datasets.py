@@ -32,8 +32,8 @@ __all__ = ['EMOTION_CODES', 'EMOTIONS', 'KINEMATIC_ACTORS', 'BANDAI_KEY_MAP', 'X
            'EMOKINE_KEY_MAP', 'CACHE_VERSION', 'GENERATOR_VERSION', 'QUALITIES', 'EMOTION_QUALITIES', 'QUALITY_DOCS',
            'QUALITY_LIMITS', 'SCENARIOS', 'ANATOMICAL_RANGES', 'REAL_CLASS_COUNTS', 'BANDAI_EMOTION_STYLES',
            'SYNTHETIC_PROFILES', 'DatasetError', 'parse_kinematic_name', 'normalise_emotion', 'key_joint_table',
-           'xsens_to_y_up', 'cache_root', 'Clips', 'load_kinematic', 'actor_body', 'body_skeleton', 'actor_style',
-           'trial_qualities', 'strokes', 'onset_times', 'smooth_noise', 'band_noise', 'synthesize_clip',
+           'xsens_to_y_up', 'cache_root', 'Clips', 'files_near', 'load_kinematic', 'actor_body', 'body_skeleton',
+           'actor_style', 'trial_qualities', 'strokes', 'onset_times', 'smooth_noise', 'band_noise', 'synthesize_clip',
            'generator_actors', 'generator_plan', 'generate_kinematic', 'parse_bandai_name', 'load_bandai',
            'XsensMotion', 'read_xsens_csv', 'read_mvnx', 'read_xsens', 'load_emokine', 'synthetic_dir',
            'ensure_synthetic', 'load_dataset']
@@ -451,7 +451,8 @@ _KIN_EXPECT = ("expected the Kinematic dataset as PhysioNet ships it: a folder h
                "file-info.csv")
 
 
-def _glob_depth(root: Path, patterns, depth: int = 3) -> list[Path]:
+def files_near(root: Path, patterns, depth: int = 3) -> list[Path]:
+    "Files matching any glob pattern in `root` or up to `depth` folders below it (the shallowest level that has any; no unbounded walk)."
     hits = []
     for level in range(depth + 1):
         for pat in patterns:
@@ -463,9 +464,9 @@ def _glob_depth(root: Path, patterns, depth: int = 3) -> list[Path]:
 
 def _what_is_there(root: Path) -> str:
     "A hint naming the dataset a folder looks like (for wrong-root errors)."
-    if _glob_depth(root, ["dataset-*_*.bvh"]):
+    if files_near(root, ["dataset-*_*.bvh"]):
         return " It looks like the Bandai-Namco motion dataset (dataset-N_<content>_<style>_<NNN>.bvh): use load_bandai."
-    if _glob_depth(root, ["*.mvnx"], 4) or any("_x" in ",".join(_csv_header(p)) for p in _glob_depth(root, ["*.csv"], 4)[:3]):
+    if files_near(root, ["*.mvnx"], 4) or any("_x" in ",".join(_csv_header(p)) for p in files_near(root, ["*.csv"], 4)[:3]):
         return " It looks like XSENS exports (EMOKINE): use load_emokine."
     if (root / "BVH").is_dir() or any(_ACTOR_DIR.match(p.name) for p in root.iterdir() if p.is_dir()):
         return " It looks like the Kinematic dataset (BVH/<actor>/...): use load_kinematic."
@@ -1088,7 +1089,7 @@ def load_bandai(root, emotions_only: bool = True, *, cache_dir=None, n_jobs: int
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DatasetError(f"{root}: no such folder; {_BANDAI_EXPECT}")
-    paths = sorted(_glob_depth(root, ["dataset-*_*.bvh"], 3))
+    paths = sorted(files_near(root, ["dataset-*_*.bvh"], 3))
     if not paths:
         raise DatasetError(f"{root}: not the Bandai-Namco motion dataset; {_BANDAI_EXPECT}. "
                            f"Found {_listing(root)}.{_what_is_there(root)}")

@@ -542,17 +542,19 @@ class RotateScale:
 
 def stgcn_classifier(graph: Graph, graph_shape, fusion: str = "gated", *, max_epochs: int = 30, lr: float = 3e-3,
                      batch_size: int = 32, weight_decay: float = 1e-3, label_smoothing: float = 0.1,
-                     patience: int = 8, augment="rotate", seed: int = 0, device="auto", verbose: bool = False,
-                     **module_params) -> Pipeline:
+                     patience: int | None = 8, val_size: float = 0.15, monitor: str = "val_loss", augment="rotate",
+                     seed: int = 0, device="auto", verbose: bool = False, **module_params) -> Pipeline:
     """Pipeline for packed input (see `pack`): feature columns median-imputed and standardised (fitted on the
     training rows only), graph columns passed through, then `TorchClassifier(FusionSTGCN)` with inner-split
-    early stopping. `module_params` go to `FusionSTGCN` (channels, strides, t_kernel, dropout, feat_dim, …)."""
+    early stopping (`val_size=0, monitor="train_loss", patience=None`: a fixed epoch budget, for small data).
+    `module_params` go to `FusionSTGCN` (channels, strides, t_kernel, dropout, feat_dim, …)."""
     if fusion not in FUSIONS: raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
     graph_shape = tuple(int(s) for s in graph_shape)
     d = int(np.prod(graph_shape))
     if augment == "rotate": augment = RotateScale(graph_shape)
     net = TorchClassifier(FusionSTGCN, max_epochs=max_epochs, lr=lr, batch_size=batch_size,
                           weight_decay=weight_decay, label_smoothing=label_smoothing, patience=patience,
+                          val_size=val_size, monitor=monitor,
                           augment=augment, scheduler="onecycle", grad_clip=1.0, seed=seed, device=device,
                           verbose=verbose, graph=graph, graph_shape=graph_shape, fusion=fusion, **module_params)
     feats = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),

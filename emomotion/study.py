@@ -25,15 +25,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from .datasets import files_near
+from .evaluate import ResourceMeter
+
+
 # %% auto #0
 __all__ = ['DATASETS', 'PROFILES', 'PARAMETERS', 'DATA_SOURCES', 'VERSIONED', 'RESULT_KEY', 'PUBLISHED', 'PROTOCOL_ORDER',
            'PROTOCOL_TEXT', 'MAX_ROWS', 'MAX_COLS', 'FIGURE_SUFFIXES', 'TIMING_COLUMNS', 'StudyError',
            'DataNotFoundError', 'NotebookError', 'default_nbs_dir', 'find_notebooks', 'select_notebooks',
            'default_data_dir', 'check_data', 'package_versions', 'git_state', 'fingerprint', 'cell_directives',
-           'skip_cells', 'PeakMemory', 'declared_parameters', 'Heartbeat', 'execute_notebook', 'write_notebook',
-           'read_results', 'prepare_data', 'run_study', 'model_family', 'headline_table', 'caption_parts',
-           'caption_for', 'display_table', 'render_markdown', 'render_html', 'report_blocks', 'write_report',
-           'compare_tables', 'main']
+           'skip_cells', 'declared_parameters', 'Heartbeat', 'execute_notebook', 'write_notebook', 'read_results',
+           'prepare_data', 'run_study', 'model_family', 'headline_table', 'caption_parts', 'caption_for',
+           'display_table', 'render_markdown', 'render_html', 'report_blocks', 'write_report', 'compare_tables', 'main']
 
 # %% ../nbs/07_study.ipynb #ea14ba4c
 DATASETS = ("synthetic", "kinematic", "bandai", "emokine")
@@ -132,17 +135,6 @@ def _how_to_get(dataset: str, problem: str) -> str:
             f"(or run the study on generated data, which needs no download: emomotion study --dataset synthetic)")
 
 
-def _files_near(root: Path, patterns, depth: int = 3) -> list[Path]:
-    "Files matching any glob pattern in `root` or up to `depth` folders below it (no unbounded walk)."
-    hits = []
-    for level in range(depth + 1):
-        for pat in patterns:
-            hits += list(root.glob("/".join(["*"] * level + [pat])))
-        if hits:
-            break
-    return hits
-
-
 def default_data_dir(dataset: str, nbs_dir=None) -> Path | None:
     "The data folder used when `--data` is not given: the shared Bandai copy beside the checkout, else None."
     if dataset == "bandai":
@@ -177,12 +169,12 @@ def check_data(dataset: str, data_dir=None, nbs_dir=None) -> Path | None:
                 f"--data {root} is not the Kinematic dataset: expected BVH/<actor>/<name>.bvh "
                 f"(e.g. BVH/F01/F01A0V1.bvh) there, found {inside or 'an empty folder'}.{hint}")))
     elif dataset == "bandai":
-        if not _files_near(root, ["dataset-*_*.bvh"], depth=3):
+        if not files_near(root, ["dataset-*_*.bvh"], depth=3):
             raise DataNotFoundError(_how_to_get(dataset, (
                 f"--data {root} is not the Bandai-Namco motion dataset: no dataset-N_<content>_<style>_<NNN>.bvh "
                 "files in it or in the folders below it.")))
     elif dataset == "emokine":
-        if not _files_near(root, ["*.csv", "*.mvnx"], depth=4):
+        if not files_near(root, ["*.csv", "*.mvnx"], depth=4):
             raise DataNotFoundError(_how_to_get(dataset, (
                 f"--data {root} is not the EMOKINE data: no XSENS CSV or MVNX files in it or in the folders below it.")))
     return root
@@ -269,47 +261,6 @@ def skip_cells(nb, flags=("slow",)) -> list[int]:
                 cell.pop(k, None)
             skipped.append(i)
     return skipped
-
-
-class PeakMemory:
-    "Context manager: peak summed RSS (MB) of this process's children (recursively), sampled every `interval` s."
-
-    def __init__(self, interval: float = 0.2):
-        self.interval, self.peak_mb = interval, None
-        self._stop = threading.Event()
-
-    def _sample(self, proc):
-        import psutil
-        total = 0
-        for c in proc.children(recursive=True):
-            try:
-                total += c.memory_info().rss
-            except psutil.Error:
-                pass
-        self.peak_mb = max(self.peak_mb or 0.0, total / 2**20)
-
-    def _run(self):
-        import psutil
-        proc = psutil.Process()
-        while not self._stop.wait(self.interval):
-            self._sample(proc)
-
-    def __enter__(self):
-        try:
-            import psutil  # noqa: F401  (a dependency of ipykernel)
-        except ImportError:
-            return self
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        if hasattr(self, "_thread"):
-            self._thread.join()
-        if self.peak_mb is not None:
-            self.peak_mb = round(self.peak_mb, 1)
-        return False
 
 
 def declared_parameters(nb) -> list[str]:
@@ -415,6 +366,7 @@ def execute_notebook(path, executed, parameters: dict, skip_slow: bool = False, 
     finally:
         logging.getLogger("papermill.translators").removeFilter(quiet)
     return dict(parameters=passed, declared=sorted(declared), skipped_cells=skipped)
+
 
 # %% ../nbs/07_study.ipynb #d55d12e6
 def write_notebook(path, cells, parameters: str | None = None):
@@ -645,10 +597,10 @@ def run_study(dataset: str = "synthetic", data_dir=None, profile: str = "full", 
     runs, failure, loaded = [], None, None
     if load_data:
         log(f"[data] loading {dataset} ({profile}) ...")
-        with _environment(EMOMOTION_CACHE=cache), PeakMemory() as mem:
+        with _environment(EMOMOTION_CACHE=cache), ResourceMeter(include_self=False) as mem:
             loaded = prepare_data(dataset, params["data_dir"], profile, seed, progress)
         prov["data"]["loaded"] = {k: v for k, v in loaded.items() if k != "skipped"}
-        prov["data"]["loaded"]["workers_peak_rss_mb"] = mem.peak_mb
+        prov["data"]["loaded"]["workers_peak_rss_mib"] = round(mem.peak_mib, 1)
         log(f"[data] {loaded['n_clips']} clips of {loaded['n_groups']} {loaded['group_col']}s, "
             f"{loaded['n_skipped']} file(s) skipped, in {loaded['load_s']:.1f} s ({loaded['root']})")
 
@@ -666,12 +618,12 @@ def run_study(dataset: str = "synthetic", data_dir=None, profile: str = "full", 
         with _environment(PYTHONHASHSEED=prov["environment"]["PYTHONHASHSEED"], EMOMOTION_CACHE=cache):
             for i, nb_path in enumerate(notebooks, 1):
                 rec = dict(name=nb_path.stem, notebook=f"nbs/{nb_path.name}", executed=f"executed/{nb_path.name}",
-                           status="running", started=_now(), wall_s=None, peak_rss_mb=None, outputs=[],
+                           status="running", started=_now(), wall_s=None, peak_rss_mib=None, outputs=[],
                            results=[], error=None)
                 runs.append(rec)
                 log(f"[{i}/{len(notebooks)}] {nb_path.stem} ...")
                 before, results_before = _snapshot(out), _set_results_aside(out)
-                mem = PeakMemory()
+                mem = ResourceMeter(include_self=False)
                 beat = Heartbeat(out / rec["executed"], f"[{i}/{len(notebooks)}] {nb_path.stem}", log,
                                  every=0 if progress else heartbeat)
                 t0 = time.perf_counter()
@@ -689,7 +641,7 @@ def run_study(dataset: str = "synthetic", data_dir=None, profile: str = "full", 
                     rec.update(status="interrupted")
                     raise
                 finally:
-                    rec["peak_rss_mb"] = mem.peak_mb
+                    rec["peak_rss_mib"] = round(mem.peak_mib, 1) or None
                     rec["results"] = _merge_results(out, results_before)
                     after = _snapshot(out)
                     rec["outputs"] = sorted((k for k, v in after.items() if before.get(k) != v and k not in _SHARED_TABLES),
@@ -698,7 +650,7 @@ def run_study(dataset: str = "synthetic", data_dir=None, profile: str = "full", 
                 if failure:
                     log(f"[{i}/{len(notebooks)}] {nb_path.stem} FAILED after {rec['wall_s']:.1f} s")
                     break
-                mem_txt = f", peak {rec['peak_rss_mb']:.0f} MB" if rec["peak_rss_mb"] else ""
+                mem_txt = f", peak {rec['peak_rss_mib']:.0f} MiB" if rec["peak_rss_mib"] else ""
                 log(f"[{i}/{len(notebooks)}] {nb_path.stem} done in {rec['wall_s']:.1f} s{mem_txt} "
                     f"({len(rec['outputs'])} files, {len(rec['results'])} result rows; total {total:.1f} s)")
     finally:
@@ -1134,8 +1086,8 @@ def report_blocks(out, prov: dict | None = None) -> list:
         facts = f"status **{n.get('status')}**"
         if n.get("wall_s") is not None:
             facts += f", {_fmt_s(n['wall_s'])}"
-        if n.get("peak_rss_mb"):
-            facts += f", peak memory {n['peak_rss_mb']:.0f} MB"
+        if n.get("peak_rss_mib"):
+            facts += f", peak memory {n['peak_rss_mib']:.0f} MiB"
         if n.get("executed") and (out / n["executed"]).is_file():
             facts += f"; executed copy `{n['executed']}`"
         if n.get("carried_from"):
@@ -1184,7 +1136,7 @@ def report_blocks(out, prov: dict | None = None) -> list:
     else:
         blocks.append(("p", "No file was skipped while loading the data (no `tables/skipped.csv`, or an empty one)."))
     runs = pd.DataFrame([dict(notebook=n["name"], status=n.get("status"), wall=_fmt_s(n.get("wall_s")),
-                              peak_memory_mb=n.get("peak_rss_mb"), tables=sum(o.endswith(".csv") for o in n.get("outputs", [])),
+                              peak_memory_mib=n.get("peak_rss_mib"), tables=sum(o.endswith(".csv") for o in n.get("outputs", [])),
                               figures=sum(o.lower().endswith(FIGURE_SUFFIXES) for o in n.get("outputs", [])),
                               result_rows=len(n.get("results", []))) for n in nbs])
     if len(runs):
