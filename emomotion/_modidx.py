@@ -471,4 +471,6 @@ d = { 'settings': { 'branch': 'main',
                                     'emomotion.torchfit._as_float_array': ('torchfit.html#_as_float_array', 'emomotion/torchfit.py'),
                                     'emomotion.torchfit._balanced_accuracy': ('torchfit.html#_balanced_accuracy', 'emomotion/torchfit.py'),
                                     'emomotion.torchfit.get_device': ('torchfit.html#get_device', 'emomotion/torchfit.py'),
-                                    'emomotion.torchfit.seed_everything': ('torchfit.html#seed_everything', 'emomotion/torchfit.py')}}}
+                                    'emomotion.torchfit.seed_everything': ('torchfit.html#seed_everything', 'emomotion/torchfit.py'),
+                                    'emomotion.torchfit.small_data_settings': ( 'torchfit.html#small_data_settings',
+                                                                                'emomotion/torchfit.py')}}}

@@ -340,15 +340,16 @@ class SequencePipeline(Pipeline):
 def make_motion_lstm(n_kinds: int = 3, *, hidden: int = 64, proj: int = 64, dropout: float = 0.3,
                      gate_reduction: int = 4, max_epochs: int = 40, lr: float = 3e-3, batch_size: int = 32,
                      weight_decay: float = 1e-2, label_smoothing: float = 0.05, val_size: float = 0.15,
-                     patience: int | None = 10, mixup_alpha: float = 0.2, noise_std: float = 0.02,
+                     patience: int | None = 10, monitor: str = "val_loss", mixup_alpha: float = 0.2, noise_std: float = 0.02,
                      max_angle: float = math.pi / 8, scheduler: str | None = "onecycle", grad_clip: float = 1.0,
                      seed: int = 0, device="auto", verbose: bool = False) -> SequencePipeline:
     """The MotionLSTM estimator: `SequenceScaler` → `TorchClassifier(MotionLSTM)` with AdamW, the `scheduler`,
     gradient clipping, mixup (`mixup_alpha`), `SequenceAugment(noise_std, max_angle)` on training batches and
-    early stopping on an inner validation split (`val_size`, `patience`). One `seed` fixes everything."""
+    early stopping on an inner validation split (`val_size`, `patience`, `monitor`; see `small_data_settings` for
+    few clips). One `seed` fixes everything."""
     clf = TorchClassifier(MotionLSTM, max_epochs=max_epochs, lr=lr, batch_size=batch_size, optimizer="adamw",
                           weight_decay=weight_decay, label_smoothing=label_smoothing, val_size=val_size,
-                          patience=patience, monitor="val_loss", mixup_alpha=mixup_alpha,
+                          patience=patience, monitor=monitor, mixup_alpha=mixup_alpha,
                           augment=SequenceAugment(n_kinds, noise_std, max_angle), class_weight="balanced",
                           scheduler=scheduler, grad_clip=grad_clip, device=device, seed=seed, verbose=verbose,
                           hidden=hidden, proj=proj, dropout=dropout, gate_reduction=gate_reduction)
