@@ -26,6 +26,7 @@ from scipy.special import digamma
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .cache import cache_root
 from .torchfit import TorchClassifier
 
 # %% ../nbs/03_mlp.ipynb #ad14579a
@@ -188,8 +189,8 @@ def suggest_params(trial, n_features: int | None = None, tune_k: bool = False) -
 
 
 def default_storage() -> str:
-    "The default Optuna storage: a SQLite file under the emomotion cache (`$EMOMOTION_CACHE` or `~/.cache/emomotion`)."
-    root = Path(os.environ.get("EMOMOTION_CACHE", Path.home() / ".cache" / "emomotion")) / "optuna"
+    "The default Optuna storage: a SQLite file under the emomotion cache (`emomotion.cache.cache_root()`)."
+    root = cache_root() / "optuna"
     root.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{root / 'emomotion.db'}"
 
