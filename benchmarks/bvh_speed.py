@@ -12,8 +12,11 @@ Peak memory of one read + positions of a generated file is measured in a fresh s
 process, with tracemalloc (numpy allocations), both as a multiple of the motion array's size.
 
     .venv/bin/python benchmarks/bvh_speed.py [--n-kinematic 8] [--repeat 2] [--seed 0]
+    .venv/bin/python benchmarks/bvh_speed.py --joints     # header parsing: 10,000 vs 40,000 joints
 
 Targets (issue 2): >= 5x faster than pymotion; peak memory <= about 3x the motion array.
+With --joints it times only the reading of files with 10,000 and 40,000 joints (two frames each) and
+prints the ratio: parsing the hierarchy is linear in the number of joints, so it should be near 4.
 """
 import argparse
 import json
@@ -26,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emomotion.bvh import KINEMATIC_JOINTS, kinematic_skeleton, read_bvh, write_bvh
+from emomotion.bvh import BVH, KINEMATIC_JOINTS, kinematic_skeleton, read_bvh, write_bvh
 
 ROOT = Path(__file__).resolve().parents[1]
 BANDAI = ROOT.parent / "shared" / "data" / "bandai-namco-1" / "data"
@@ -54,6 +57,31 @@ def make_kinematic_file(path, n_frames, rng):
         else:
             m[:, c[:3]] += rng.normal(0, 0.01, (n_frames, 3))
     return write_bvh(b, path)
+
+
+def make_many_joints_file(path, n_joints, n_frames=2, seed=0):
+    """A file with `n_joints` joints: chains of 8 joints hanging from the root, 3 rotation channels
+    each, an End Site at the end of every chain. Joints are in depth-first order, as written."""
+    parents = [-1] + [0 if (j - 1) % 8 == 0 else j - 1 for j in range(1, n_joints)]
+    ends = [j for j in range(1, n_joints) if j % 8 == 0 or j == n_joints - 1]
+    rng = np.random.default_rng(seed)
+    b = BVH(joints=[f"j{j}" for j in range(n_joints)], parents=parents, offsets=np.tile([0.0, 1.0, 0.0], (n_joints, 1)),
+            end_sites=[(j, np.array([0.0, 1.0, 0.0])) for j in ends],
+            channels=[["Zrotation", "Xrotation", "Yrotation"]] * n_joints, frame_time=1 / 30,
+            motion=rng.uniform(-30, 30, (n_frames, 3 * n_joints)))
+    return write_bvh(b, path, precision=3)
+
+
+def time_joints(repeat):
+    "Best wall seconds of read_bvh on files with 10,000 and 40,000 joints, and their ratio."
+    best = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (10_000, 40_000):
+            f = make_many_joints_file(Path(tmp) / f"J{n}.bvh", n)
+            best[n] = min(_wall(lambda: read_bvh(f)) for _ in range(max(repeat, 3)))
+            assert len(read_bvh(f).joints) == n
+            print(f"{n:6d} joints: read_bvh {best[n]:.3f} s ({f.stat().st_size / 1e6:.1f} MB)")
+    print(f"ratio 40,000 / 10,000 joints: {best[40_000] / best[10_000]:.2f} (linear: 4, quadratic: 16)")
 
 
 def ours(path):
@@ -115,10 +143,13 @@ def main():
     ap.add_argument("--n-kinematic", type=int, default=8, help="generated Kinematic-size files")
     ap.add_argument("--repeat", type=int, default=2, help="passes over each set; the best is kept")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--joints", action="store_true", help="only time header parsing, 10,000 vs 40,000 joints")
     ap.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
         return memory_child(args.memory_child)
+    if args.joints:
+        return time_joints(args.repeat)
 
     rng = np.random.default_rng(args.seed)
     rows = []
@@ -174,6 +205,12 @@ def main():
             mb = out.stat().st_size / 1e6
             print(f"precision {p}: {mb:.2f} MB; write_bvh {tw:.3f} s = {mb / tw:.0f} MB/s; "
                   f"Python % formatting alone {tp:.3f} s = {mb / tp:.0f} MB/s")
+
+
+def _wall(f):
+    t = time.perf_counter()
+    f()
+    return time.perf_counter() - t
 
 
 def _cpu(f):

@@ -9,6 +9,8 @@ import io
 import math
 import os
 import re
+import stat
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +20,8 @@ import pandas as pd
 # %% auto #0
 __all__ = ['KINEMATIC_PARENTS', 'KINEMATIC_JOINTS', 'KINEMATIC_PARENT_IDX', 'KINEMATIC_END_SITES', 'KINEMATIC_CHANNELS',
            'KINEMATIC_OFFSETS', 'KINEMATIC_END_SITE_OFFSETS', 'KEY_JOINTS', 'KEY_PARENTS', 'KEY_PARENT_IDX',
-           'CHANNEL_NAMES', 'BVHError', 'BVH', 'read_bvh', 'write_bvh', 'format_fixed', 'kinematic_skeleton',
-           'plot_skeleton']
+           'CHANNEL_NAMES', 'FRAME_TIME_RANGE', 'BVHError', 'BVH', 'read_bvh', 'write_bvh', 'format_fixed',
+           'kinematic_skeleton', 'plot_skeleton']
 
 # %% ../nbs/00_bvh.ipynb #595713f9
 def _kinematic_tree() -> dict[str, str | None]:
@@ -128,6 +130,8 @@ class BVHError(ValueError):
 
 # %% ../nbs/00_bvh.ipynb #47c1f5fc
 CHANNEL_NAMES = ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation")
+FRAME_TIME_RANGE = (1e-4, 10.0)
+"The frame times (seconds) a BVH may have: 0.1 to 10,000 frames per second."
 _CANON = {c.lower(): c for c in CHANNEL_NAMES}
 _AXIS = {"X": 0, "Y": 1, "Z": 2}
 # the two columns of a rotation matrix that an elementary rotation about an axis mixes
@@ -160,7 +164,7 @@ class BVH:
         if len(self.parents) != J or len(self.channels) != J:
             raise ValueError(f"{J} joints but {len(self.parents)} parents and {len(self.channels)} channel lists")
         if len(set(self.joints)) != J:
-            dup = sorted({j for j in self.joints if self.joints.count(j) > 1})
+            dup = sorted(j for j, n in Counter(self.joints).items() if n > 1)
             raise ValueError(f"duplicate joint names: {dup}")
         if J and (self.parents[0] != -1 or (self.parents[1:] < 0).any()):
             raise ValueError("joint 0 must be the only root (parent -1)")
@@ -175,19 +179,25 @@ class BVH:
         C = sum(len(c) for c in self.channels)
         if self.motion.ndim != 2 or self.motion.shape[1] != C:
             raise ValueError(f"motion must be (frames, {C}) for these channels, got {self.motion.shape}")
-        if not (self.frame_time > 0 and math.isfinite(self.frame_time)):
-            raise ValueError(f"frame_time must be a positive number, got {self.frame_time}")
+        if not FRAME_TIME_RANGE[0] <= self.frame_time <= FRAME_TIME_RANGE[1]:   # NaN fails too
+            raise ValueError(f"frame_time must be from {FRAME_TIME_RANGE[0]} to {FRAME_TIME_RANGE[1]} s, "
+                             f"got {self.frame_time}")
         if not (np.isfinite(self.offsets).all() and np.isfinite(self.motion).all()
                 and all(np.isfinite(o).all() for _, o in self.end_sites)):
             raise ValueError("offsets, End Site offsets and motion must be finite numbers")
         self._start = np.concatenate([[0], np.cumsum([len(c) for c in self.channels])]).astype(np.int64)
         self._index = {j: i for i, j in enumerate(self.joints)}
         self._plan = []                  # per joint: position columns and axes, rotation columns and mixes
-        for j, chans in enumerate(self.channels):
-            cols = range(self._start[j], self._start[j + 1])
-            pos = [(c, _AXIS[n[0]]) for c, n in zip(cols, chans) if n.endswith("position")]
-            rot = [(c, _MIX[_AXIS[n[0]]]) for c, n in zip(cols, chans) if n.endswith("rotation")]
-            self._plan.append(([c for c, _ in pos], [a for _, a in pos], [c for c, _ in rot], [m for _, m in rot]))
+        for chans, start in zip(self.channels, self._start.tolist()):
+            pos_cols, pos_axes, rot_cols, rot_mix = [], [], [], []
+            for col, name in enumerate(chans, start):
+                if name.endswith("position"):
+                    pos_cols.append(col)
+                    pos_axes.append(_AXIS[name[0]])
+                else:
+                    rot_cols.append(col)
+                    rot_mix.append(_MIX[_AXIS[name[0]]])
+            self._plan.append((pos_cols, pos_axes, rot_cols, rot_mix))
 
     @property
     def n_frames(self) -> int:
@@ -326,9 +336,10 @@ def _bvh_positions(self, joints=None, end_sites: bool = False) -> np.ndarray:
 BVH.positions = _bvh_positions
 
 # %% ../nbs/00_bvh.ipynb #e495fce9
-_TOKEN_RE = re.compile(r"[{}]|[^\s{}]+")
-_NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_INT_RE = re.compile(r"\+?\d+")
+_TOKEN_RE = re.compile(r"[{}]|[^\s{}]+", re.ASCII)      # ASCII whitespace only, as in the motion block
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")   # ASCII digits only
+_INT_RE = re.compile(r"\+?[0-9]{1,18}")                  # fits an int64: no 5,000-digit int() call
+_WS = " \t\n\r\x0b\x0c"
 _MOTION_BYTES = b"0123456789+-.eE \t\n\r\x0b\x0c"   # all a MOTION block may contain
 _IS_NUM = np.zeros(256, bool)
 _IS_NUM[list(b"0123456789+-.eE")] = True             # the bytes a number is made of
@@ -341,6 +352,7 @@ class _Tokens:
 
     def __init__(self, f, path):
         self.f, self.path, self.line, self.toks, self.i = f, path, 0, [], 0
+        self.text = ""                       # the current line, decoded
 
     def _fill(self) -> bool:
         while self.i >= len(self.toks):
@@ -356,18 +368,33 @@ class _Tokens:
             if b"\r" in raw.rstrip(b"\r\n"):
                 raise BVHError("a carriage return inside a line (old Mac line endings?): "
                                "lines must end in LF or CRLF", self.path, self.line)
-            self.toks, self.i = _TOKEN_RE.findall(raw.decode("utf-8", "replace")), 0
+            if self.line == 1 and raw.startswith(b"\xef\xbb\xbf"):    # a UTF-8 byte order mark
+                raw = raw[3:]
+            try:
+                self.text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                msg = f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {exc.start + 1} (save the file as UTF-8)"
+                raise BVHError(("not a BVH file: " if self.line == 1 else "") + msg, self.path, self.line) from None
+            self.toks, self.i = _TOKEN_RE.findall(self.text), 0
         return True
 
     def peek(self) -> str | None:
         return self.toks[self.i] if self._fill() else None
 
     def next(self, what: str) -> str:
-        if not self._fill():
+        if self.i >= len(self.toks) and not self._fill():
             raise BVHError(f"unexpected end of file: expected {what}", self.path, self.line or None)
         tok = self.toks[self.i]
         self.i += 1
         return tok
+
+    def rest_of_line_text(self) -> str:
+        "The rest of the current line as written (consumed), without surrounding whitespace."
+        if self.i >= len(self.toks):
+            return ""
+        start = [m.start() for m in _TOKEN_RE.finditer(self.text)][self.i]
+        self.i = len(self.toks)
+        return self.text[start:].strip(_WS)
 
     def rest_of_line(self) -> list[str]:
         "The remaining tokens of the current line (consumed)."
@@ -405,6 +432,7 @@ def _parse_header(tz: _Tokens):
     if tok != "ROOT":
         raise tz.error(f"expected 'ROOT' after HIERARCHY, found {_short(tok)}")
     joints, parents, offsets, channels, end_sites = [], [], [], [], []
+    seen: dict[str, int] = {}  # joint name -> line, so a duplicate is found in O(1)
     stack: list[list] = []     # [kind, index, line opened, offset seen, channels seen]
 
     def open_block(kind, idx):
@@ -419,17 +447,17 @@ def _parse_header(tz: _Tokens):
 
     def new_joint(kind):
         line = tz.line
-        name_toks = tz.rest_of_line() if tz.i < len(tz.toks) else []
-        if name_toks and name_toks[-1] == "{":       # "JOINT Spine {" on one line
-            name_toks.pop()
-            pending_brace = True
-        else:
-            pending_brace = False
-        if not name_toks or any(t in "{}" for t in name_toks):
+        name = tz.rest_of_line_text()                # as written: "Left  Arm" is not "Left Arm"
+        pending_brace = name.endswith("{")           # "JOINT Spine {" on one line
+        if pending_brace:
+            name = name[:-1].rstrip(_WS)
+        if not name:
             raise BVHError(f"{kind} without a name", tz.path, line)
-        name = " ".join(name_toks)
-        if name in joints:
-            raise BVHError(f"duplicate joint name {name!r}", tz.path, line)
+        if "{" in name or "}" in name:
+            raise BVHError(f"a brace inside the {kind} name {_short(name)}", tz.path, line)
+        if name in seen:
+            raise BVHError(f"duplicate joint name {name!r} (first at line {seen[name]})", tz.path, line)
+        seen[name] = line
         joints.append(name)
         parents.append(stack[-1][1] if stack else -1)
         offsets.append(None)
@@ -513,7 +541,7 @@ def _parse_header(tz: _Tokens):
         raise tz.error("expected 'Frames:'")
     n_tok = n_tok or tz.next("the number of frames")
     if not _INT_RE.fullmatch(n_tok):
-        raise tz.error(f"'Frames:' needs a whole number, found {_short(n_tok)}")
+        raise tz.error(f"'Frames:' needs a whole number (at most 18 digits), found {_short(n_tok)}")
     n_frames, frames_line = int(n_tok), tz.line
     tok = tz.next("'Frame Time:'")
     if tok != "Frame":
@@ -526,8 +554,10 @@ def _parse_header(tz: _Tokens):
     if tok not in ("Time:", "Time") or (tok == "Time" and tz.next("':'") != ":"):
         raise tz.error(f"expected 'Frame Time:', found 'Frame {tok}'")
     frame_time = _number(tz, "Frame Time")
-    if frame_time <= 0:
-        raise tz.error(f"Frame Time must be positive, found {frame_time}")
+    lo, hi = FRAME_TIME_RANGE
+    if not lo <= frame_time <= hi:
+        raise tz.error(f"Frame Time must be from {lo} to {hi} seconds (0.1 to 10,000 frames per second), "
+                       f"found {frame_time}")
     extra = tz.rest_of_line()
     if extra:
         raise tz.error(f"unexpected {_short(extra[0])} after the Frame Time")
@@ -640,13 +670,23 @@ def _read_motion(f, path, first_line: int, n_frames: int, C: int, frames_line: i
     return motion
 
 
+def _file_kind(mode: int) -> str:
+    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")]
+    return next((k for test, k in kinds if test(mode)), "not a file")
+
+
 def read_bvh(path) -> BVH:
     """Read a BVH file. Raises `BVHError` (with path and line) for anything malformed.
 
-    Strict by design: every frame line must hold exactly one finite number per channel, and the
+    Strict by design: only regular files; UTF-8 text; numbers in ASCII digits; a Frame Time within
+    `FRAME_TIME_RANGE`; every frame line must hold exactly one finite number per channel, and the
     number of frame lines must equal `Frames:`."""
     path = Path(path)
     try:
+        mode = os.stat(path).st_mode             # follows symlinks
+        if not stat.S_ISREG(mode):               # a FIFO would block open() forever, a device never end
+            raise BVHError(f"not a regular file ({_file_kind(mode)})", path, None)
         f = open(path, "rb")
     except OSError as exc:
         raise BVHError(f"cannot open: {exc.strerror}", path, None) from None

@@ -4,13 +4,18 @@ Never a hang (every test runs under a 20 s alarm), never a raw IndexError/KeyErr
 silently wrong array. The base file is small and hand-written, with mixed 6- and 3-channel joints and
 two rotation orders, so the line numbers below can be read off it.
 """
-import signal
 import codecs
+import importlib.util
+import os
+import signal
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from emomotion.bvh import BVHError, read_bvh
+from emomotion.bvh import BVHError, read_bvh, write_bvh
+from test_bvh_fuzz import mutate, naive_motion
 
 BASE = """HIERARCHY
 ROOT Hips
@@ -51,7 +56,7 @@ assert LINES[24] == "MOTION" and LINES[27].startswith("1.0 90.0")   # line 25, l
 @pytest.fixture(autouse=True)
 def no_hang():
     def fail(*_):
-        raise TimeoutError("read_bvh hung")
+        pytest.fail("read_bvh hung")     # not TimeoutError: that is an OSError, which read_bvh reports as one
     old = signal.signal(signal.SIGALRM, fail)
     signal.alarm(20)
     yield
@@ -127,12 +132,31 @@ CASES = [
     ("missing closing brace", edit(delete={14}), 24, "unbalanced braces"),
     ("extra closing brace", edit(insert={24: "}"}), 25, "unbalanced braces"),
     ("missing opening brace", edit(delete={7}), 7, "expected '{'"),
-    ("duplicate joint name", edit({15: "JOINT Spine"}), 15, "duplicate joint name 'Spine'"),
+    ("duplicate joint name", edit({15: "JOINT Spine"}), 15, "duplicate joint name 'Spine' (first at line 6)"),
+    ("duplicate joint name, spaces around", edit({15: "JOINT   Spine  {"}), 15, "duplicate joint name 'Spine'"),
     ("JOINT without a name", edit({6: "JOINT"}), 6, "without a name"),
     ("second ROOT", edit(insert={24: "ROOT Other"}), 25, "second ROOT"),
     ("MOTION missing", edit(delete={25}), 25, "MOTION"),
     ("Frame Time missing", edit(delete={27}), 27, "Frame Time"),
-    ("Frame Time zero", edit({27: "Frame Time: 0"}), 27, "positive"),
+    ("Frame Time zero", edit({27: "Frame Time: 0"}), 27, "Frame Time must be from 0.0001 to 10.0"),
+    ("Frame Time negative", edit({27: "Frame Time: -0.0333"}), 27, "Frame Time must be from"),
+    ("Frame Time denormal (fps = inf)", edit({27: "Frame Time: 5e-324"}), 27, "found 5e-324"),
+    ("Frame Time 1e300", edit({27: "Frame Time: 1e300"}), 27, "found 1e+300"),
+    ("Frame Time above 10 s", edit({27: "Frame Time: 10.5"}), 27, "Frame Time must be from"),
+    ("Frame Time below 1e-4 s", edit({27: "Frame Time: 0.00009"}), 27, "Frame Time must be from"),
+    ("Frame Time nan", edit({27: "Frame Time: nan"}), 27, "not a finite number"),
+    ("Frame Time Arabic-Indic digits", edit({27: "Frame Time: \u0660.\u0660\u0663"}), 27, "number for Frame Time"),
+    ("OFFSET Arabic-Indic digit", edit({8: "OFFSET 0.0 1\u0660.0 0.0"}), 8, "number for OFFSET y"),
+    ("OFFSET full-width digit", edit({8: "OFFSET 0.0 \uff11\uff10 0.0"}), 8, "number for OFFSET y"),
+    ("Frames Arabic-Indic digit", edit({26: "Frames: \u0664"}), 26, "whole number"),
+    ("CHANNELS count Arabic-Indic", edit({9: "CHANNELS \u0663 Zrotation Xrotation Yrotation"}), 9, "0 to 6"),
+    ("motion Arabic-Indic digit", set_tok(29, 2, "\u0662.0"), 29, "not a number"),
+    ("Frames of 5,000 digits", edit({26: "Frames: " + "9" * 5000}), 26, "at most 18 digits"),
+    ("CHANNELS count of 5,000 digits", edit({9: "CHANNELS " + "0" * 4999 + "3 Zrotation Xrotation Yrotation"}), 9, "0 to 6"),
+    ("Latin-1 joint names", edit({6: "\tJOINT H\xfcfte", 15: "\tJOINT H\xe4fte"}).encode("latin-1"), 6, "not UTF-8 text: byte 0xfc"),
+    ("invalid UTF-8 after MOTION header", edit({27: "Frame Time: 0.0333333 \udcff"}).encode("utf-8", "surrogateescape"), 27, "not UTF-8"),
+    ("a brace inside a joint name", edit({6: "\tJOINT Sp{ine"}), 6, "a brace inside the JOINT name"),
+    ("Unicode space is not whitespace", edit({8: "OFFSET\u00a00.0 10.0 0.0"}), 8, "unexpected"),
     ("Frame Time not a number", edit({27: "Frame Time: fast"}), 27, "number for Frame Time"),
     ("Frame Time infinite", edit({27: "Frame Time: inf"}), 27, "Frame Time"),
     ("text after Frame Time", edit({27: "Frame Time: 0.0333 extra"}), 27, "after the Frame Time"),
@@ -170,7 +194,8 @@ def test_base_file_is_valid(tmp_path):
 
 
 @pytest.mark.parametrize("variant", ["crlf", "no final newline", "blank lines", "tabs and spaces",
-                                     "Frames:4 glued", "lower-case channels", "trailing blank lines"])
+                                     "Frames:4 glued", "lower-case channels", "trailing blank lines",
+                                     "UTF-8 byte order mark"])
 def test_harmless_variants_read_the_same(tmp_path, variant):
     base = tmp_path / "base.bvh"
     base.write_text(BASE)
@@ -182,6 +207,7 @@ def test_harmless_variants_read_the_same(tmp_path, variant):
         "Frames:4 glued": edit({26: "Frames:4"}),
         "lower-case channels": BASE.replace("Zrotation", "zrotation"),
         "trailing blank lines": BASE + "\n\n   \n",
+        "UTF-8 byte order mark": "\ufeff" + BASE,
     }[variant]
     p = tmp_path / "v.bvh"
     p.write_bytes(text.encode())
@@ -197,51 +223,84 @@ def test_missing_file_and_directory(tmp_path):
         assert info.value.path == str(p) and info.value.line is None
 
 
+@pytest.mark.parametrize("kind", ["fifo", "directory", "symlink to a device", "symlink to a fifo"])
+def test_not_a_regular_file(tmp_path, kind):
+    "A FIFO named *.bvh used to block read_bvh forever: anything but a regular file is refused up front."
+    signal.alarm(5)                               # no_hang's handler turns a hang into a failure
+    p = tmp_path / "take.bvh"
+    if kind == "directory":
+        p.mkdir()
+    elif kind == "symlink to a device":
+        p.symlink_to("/dev/zero")
+    else:
+        os.mkfifo(tmp_path / "pipe")
+        (p.symlink_to if kind == "symlink to a fifo" else lambda t: os.rename(t, p))(tmp_path / "pipe")
+    with pytest.raises(BVHError) as info:
+        read_bvh(p)
+    e = info.value
+    assert e.path == str(p) and str(p) in str(e) and "not a regular file" in e.message, e
+    what = {"fifo": "a FIFO", "directory": "a directory", "symlink to a device": "a character device",
+            "symlink to a fifo": "a FIFO"}[kind]
+    assert f"({what})" in e.message, e
+
+
+def test_symlink_to_a_file_is_read(tmp_path):
+    (tmp_path / "real.bvh").write_text(BASE)
+    (tmp_path / "link.bvh").symlink_to(tmp_path / "real.bvh")
+    assert read_bvh(tmp_path / "link.bvh").motion.shape == (4, 15)
+
+
+def test_names_are_kept_as_written(tmp_path):
+    "Names that differ in any byte stay different (no U+FFFD, no collapsed spaces), and survive a round trip."
+    names = ["Hüfte", "Left\u00a0Arm", "Left  Arm", "Left Arm", "腰"]
+    lines = LINES[:5] + [f"\tJOINT {n}\n\t{{\n\t\tOFFSET 0 1 0\n\t}}" for n in names] + ["}"] + LINES[24:27]
+    lines += ["0 0 0 0 0 0"] * 4
+    p = tmp_path / "names.bvh"
+    p.write_bytes(("\n".join(lines) + "\n").encode())
+    b = read_bvh(p)
+    assert b.joints == ["Hips"] + names
+    assert read_bvh(write_bvh(b, tmp_path / "again.bvh")).joints == b.joints
+
+
+def _benchmark():
+    spec = importlib.util.spec_from_file_location("bvh_speed", Path(__file__).parents[1] / "benchmarks" / "bvh_speed.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_forty_thousand_joints(tmp_path):
+    """The header parser is linear in the number of joints (a list lookup made it quadratic: 40,000
+    joints took 11-15 s). The speed itself is measured by `benchmarks/bvh_speed.py --joints`; this
+    checks the file benchmarked there parses right, with a generous safeguard."""
+    f = _benchmark().make_many_joints_file(tmp_path / "J.bvh", 40_000)
+    t = time.process_time()                       # CPU seconds: other processes on the machine do not count
+    b = read_bvh(f)
+    dt = time.process_time() - t
+    assert len(b.joints) == 40_000 and b.joints[-1] == "j39999" and b.n_frames == 2
+    assert (b.parents[1:] < np.arange(1, 40_000)).all() and len(b.end_sites) == 5_000
+    assert dt < 5.0, f"40,000 joints took {dt:.1f} CPU seconds"
+
+
 def test_random_mutations_raise_only_bvherror(tmp_path):
-    """Fuzz: 400 seeded mutations of the base file (cut, delete/duplicate/swap a line, flip a byte,
-    insert bytes). Each either reads into a consistent record or raises BVHError with a line."""
+    """Fuzz: 400 seeded mutations of the base file (tests/test_bvh_fuzz.py's `mutate`). Each either
+    reads into a consistent record or raises BVHError with a line."""
     rng = np.random.default_rng(0)
     raw = BASE.encode()
     ok = bad = 0
     for it in range(400):
-        b = bytearray(raw)
-        kind = it % 5
-        if kind == 0:
-            b = b[: rng.integers(0, len(b))]
-        elif kind == 1:
-            lines = bytes(b).split(b"\n")
-            i = rng.integers(0, len(lines))
-            op = rng.integers(0, 3)
-            if op == 0:
-                del lines[i]
-            elif op == 1:
-                lines.insert(i, lines[i])
-            else:
-                j = rng.integers(0, len(lines))
-                lines[i], lines[j] = lines[j], lines[i]
-            b = bytearray(b"\n".join(lines))
-        elif kind == 2:
-            i = rng.integers(0, len(b))
-            b[i] = rng.integers(0, 256)
-        elif kind == 3:
-            i = rng.integers(0, len(b))
-            b[i:i] = bytes(rng.integers(0, 256, rng.integers(1, 8), dtype=np.uint8))
-        else:
-            i = rng.integers(0, len(b))
-            b[i:i] = rng.choice([b"{", b"}", b" ", b"\n", b"-", b".", b"e", b"nan", b"End Site"])
+        b, kinds = mutate(raw, rng)
         p = tmp_path / f"m{it}.bvh"
-        p.write_bytes(bytes(b))
+        p.write_bytes(b)
         try:
             r = read_bvh(p)
         except BVHError as e:
-            assert e.path == str(p) and isinstance(e.line, int) and e.line >= 1, repr(e)
+            assert e.path == str(p) and isinstance(e.line, int) and e.line >= 1, (kinds, repr(e))
             bad += 1
             continue
         ok += 1
         assert r.motion.shape == (r.n_frames, sum(map(len, r.channels)))
         # what was read is what a naive parse of the frame lines gives
-        data = bytes(b).split(b"Frame Time:")[1].split(b"\n", 1)[1]
-        naive = [[float(v) for v in ln.split()] for ln in data.split(b"\n") if ln.split()]
-        np.testing.assert_array_equal(r.motion, np.array(naive).reshape(r.motion.shape))
+        np.testing.assert_array_equal(r.motion, naive_motion(b).reshape(r.motion.shape), err_msg=kinds)
         assert np.isfinite(r.motion).all() and np.isfinite(r.positions(end_sites=True)).all()
     assert ok > 5 and bad > 100, (ok, bad)
