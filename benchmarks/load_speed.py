@@ -8,7 +8,7 @@ them: `$EMOMOTION_CACHE/synthetic/` or `~/.cache/emomotion/synthetic/`. They are
 fresh, temporary parse cache, so the first load really parses every file:
 
 1. first load    — every file read, hashed and parsed (BVH text -> forward kinematics -> npz);
-2. second load   — the manifest knows every file's (size, mtime): nothing is read;
+2. second load   — the manifest knows every file's (size, mtime, ctime, inode, device): nothing is read;
 3. content load  — manifest deleted: every file is read and hashed again, nothing is parsed
                    (what happens when the folder was moved or copied);
 4. positions     — `Clips.all_positions()` reads the key-joint motions from the cache.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from emomotion.datasets import CACHE_VERSION, ensure_synthetic, load_kinematic, synthetic_dir
+from emomotion.datasets import CACHE_VERSION, dataset_files, ensure_synthetic, load_kinematic, synthetic_dir
 
 
 def main(argv=None):
@@ -40,7 +40,7 @@ def main(argv=None):
     t = time.perf_counter()
     root = ensure_synthetic(a.profile, a.seed, n_jobs=a.n_jobs)
     gen_s = time.perf_counter() - t
-    files = sorted((root / "BVH").glob("*/*.bvh"))
+    files, _ = dataset_files("synthetic", root)           # what the loader considers
     mb = sum(f.stat().st_size for f in files) / 1e6
     rows = [dict(step="generate", seconds=round(gen_s, 2),
                  note="already in the cache (not timed)" if made else f"{len(files)} files written")]

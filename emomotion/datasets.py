@@ -5,11 +5,14 @@
 # %% ../nbs/00a_datasets.ipynb #08ddb6cb
 from __future__ import annotations
 
+import errno
+import fnmatch
 import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import warnings
 import xml.etree.ElementTree as ET
@@ -26,16 +29,17 @@ from tqdm.auto import tqdm
 from .bvh import (BVH, KEY_JOINTS, KINEMATIC_CHANNELS, KINEMATIC_END_SITE_OFFSETS,
                            KINEMATIC_END_SITES, KINEMATIC_JOINTS, KINEMATIC_OFFSETS, KINEMATIC_PARENT_IDX,
                            read_bvh, write_bvh)
+from .cache import CacheError, atomic_path, atomic_write, cache_root, check_cache_dir
 
 # %% auto #0
 __all__ = ['EMOTION_CODES', 'EMOTIONS', 'KINEMATIC_ACTORS', 'BANDAI_KEY_MAP', 'XSENS_SEGMENTS', 'XSENS_PARENT_IDX',
-           'EMOKINE_KEY_MAP', 'CACHE_VERSION', 'GENERATOR_VERSION', 'QUALITIES', 'EMOTION_QUALITIES', 'QUALITY_DOCS',
-           'QUALITY_LIMITS', 'SCENARIOS', 'ANATOMICAL_RANGES', 'REAL_CLASS_COUNTS', 'BANDAI_EMOTION_STYLES',
-           'SYNTHETIC_PROFILES', 'DatasetError', 'parse_kinematic_name', 'normalise_emotion', 'key_joint_table',
-           'xsens_to_y_up', 'cache_root', 'Clips', 'files_near', 'load_kinematic', 'actor_body', 'body_skeleton',
-           'actor_style', 'trial_qualities', 'strokes', 'onset_times', 'smooth_noise', 'band_noise', 'synthesize_clip',
-           'generator_actors', 'generator_plan', 'generate_kinematic', 'parse_bandai_name', 'load_bandai',
-           'XsensMotion', 'read_xsens_csv', 'read_mvnx', 'read_xsens', 'load_emokine', 'synthetic_dir',
+           'EMOKINE_KEY_MAP', 'CACHE_VERSION', 'CONFLICT_COLUMNS', 'GENERATOR_VERSION', 'QUALITIES',
+           'EMOTION_QUALITIES', 'QUALITY_DOCS', 'QUALITY_LIMITS', 'SCENARIOS', 'ANATOMICAL_RANGES', 'REAL_CLASS_COUNTS',
+           'BANDAI_EMOTION_STYLES', 'SYNTHETIC_PROFILES', 'DatasetError', 'parse_kinematic_name', 'normalise_emotion',
+           'key_joint_table', 'xsens_to_y_up', 'Clips', 'files_near', 'dataset_files', 'load_kinematic', 'actor_body',
+           'body_skeleton', 'actor_style', 'trial_qualities', 'strokes', 'onset_times', 'smooth_noise', 'band_noise',
+           'synthesize_clip', 'generator_actors', 'generator_plan', 'generate_kinematic', 'parse_bandai_name',
+           'load_bandai', 'XsensMotion', 'read_xsens_csv', 'read_mvnx', 'read_xsens', 'load_emokine', 'synthetic_dir',
            'ensure_synthetic', 'load_dataset']
 
 # %% ../nbs/00a_datasets.ipynb #1f0e0b72
@@ -135,11 +139,6 @@ def xsens_to_y_up(pos: np.ndarray) -> np.ndarray:
 CACHE_VERSION = "1"  # bump whenever a change here or in the parsers changes what a parsed file gives
 
 
-def cache_root(cache_dir=None) -> Path:
-    "The cache folder: `cache_dir`, else `$EMOMOTION_CACHE`, else `~/.cache/emomotion`."
-    return Path(cache_dir or os.environ.get("EMOMOTION_CACHE") or Path.home() / ".cache" / "emomotion").expanduser()
-
-
 def _content_hash(kind: str, data: bytes) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(f"emomotion-parsed:{kind}:{CACHE_VERSION}\n".encode())
@@ -147,17 +146,15 @@ def _content_hash(kind: str, data: bytes) -> str:
     return h.hexdigest()
 
 
-def _atomic_replace(tmp: Path, dest: Path):
-    os.replace(tmp, dest)
-
-
-def _tmp_name(dest: Path) -> Path:
-    return dest.with_name(f".{dest.name}.{os.getpid()}.{np.random.randint(1 << 30)}.tmp")
-
-
 def _fps_of(frame_time: float) -> float:
     fps = 1.0 / float(frame_time)
     return float(round(fps)) if abs(fps - round(fps)) < 1e-3 * fps else fps
+
+
+def _check_cache(cache_dir):
+    "Loaders call this before any work: a clear `CacheError` if the cache folder cannot be used (unless `cache_dir=False`)."
+    if cache_dir is not False:
+        check_cache_dir(cache_dir)
 
 # %% ../nbs/00a_datasets.ipynb #c095edec
 def _parse_kinematic(path):
@@ -195,7 +192,8 @@ def _key_index(kind: str, joints) -> np.ndarray:
 
 
 def _parse_file(kind: str, path, folder):
-    """Worker: hash one file and parse it unless its content is cached. Returns (hash, meta, key or None)."""
+    """Worker: hash one file and parse it unless its content is cached. Returns (hash, meta, key or None);
+    `meta["cache_warning"]` tells the caller about a corrupt cache entry that was replaced."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -204,11 +202,12 @@ def _parse_file(kind: str, path, folder):
     h = _content_hash(kind, data)
     del data
     dest = None if folder is None else Path(folder) / h[:2] / f"{h}.npz"
+    bad_entry = None
     if dest is not None and dest.exists():
         try:
             return h, _read_meta(dest), None
-        except Exception:
-            pass                                  # an unreadable cache entry: parse again
+        except Exception as e:                    # a corrupt cache entry: parse again, and say so
+            bad_entry = f"cache entry {dest} is corrupt ({type(e).__name__}); parsed {path} again"
     key = full = None
     try:
         full, fps, joints, parents = _PARSERS[kind](path)
@@ -225,21 +224,35 @@ def _parse_file(kind: str, path, folder):
             msg = f"{path}: {msg}"
         meta = dict(error=f"{type(e).__name__}: {msg}")
     if dest is not None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _tmp_name(dest)
-        with open(tmp, "wb") as f:
+        with atomic_path(dest) as tmp, open(tmp, "wb") as f:
             arrays = dict(meta=np.array(json.dumps(meta)))
             if key is not None:
                 arrays.update(key=key, full=full)
             np.savez(f, **arrays)
-        _atomic_replace(tmp, dest)
-        return h, meta, None
-    return h, meta, key
+        key = None
+    return h, (meta if bad_entry is None else dict(meta, cache_warning=bad_entry)), key
 
 
 def _read_meta(npz_path) -> dict:
-    with np.load(npz_path) as z:
-        return json.loads(str(z["meta"]))
+    "The metadata of a cache entry; raises if the entry is not a complete one."
+    with open(npz_path, "rb") as f, np.load(f) as z:
+        meta = json.loads(str(z["meta"]))
+        ok = isinstance(meta, dict) and "error" in meta and (bool(meta["error"]) or (
+            {"key", "full"} <= set(z.files) and isinstance(meta.get("n_frames"), int)
+            and isinstance(meta.get("fps"), float) and isinstance(meta.get("joints"), list)
+            and isinstance(meta.get("parents"), list)))
+    if not ok:
+        raise ValueError("not a complete cache entry")
+    return meta
+
+
+def _read_array(npz_path, what: str) -> np.ndarray:
+    "`key` or `full` positions of a cache entry; raises if they are missing or not (T, J, 3) finite numbers."
+    with open(npz_path, "rb") as f, np.load(f) as z:
+        a = z[what]
+    if a.ndim != 3 or a.shape[-1] != 3 or len(a) < 2 or (what == "key" and a.shape[1] != len(KEY_JOINTS)):
+        raise ValueError(f"{what} has shape {a.shape}")
+    return a
 
 # %% ../nbs/00a_datasets.ipynb #ec1adf06
 def _skeleton_id(joints, parents) -> str:
@@ -258,13 +271,14 @@ class _Store:
     def get(self, h: str, path, what: str = "key") -> np.ndarray:
         if self.folder is None and what == "key" and h in self.memory:
             return self.memory[h]
-        if self.folder is not None:
+        if self.folder is not None and self._npz(h).exists():
             f = self._npz(h)
-            if f.exists():
-                with np.load(f) as z:
-                    if what in z:
-                        return z[what]
-        # not cached (cache off, or cleaned since): parse the file again
+            try:
+                return _read_array(f, what)
+            except Exception as e:                # corrupt (truncated, zeroed, garbage): parse again
+                warnings.warn(f"cache entry {f} is corrupt ({type(e).__name__}); parsing {path} again", stacklevel=3)
+                f.unlink(missing_ok=True)
+        # not cached (cache off, cleaned or corrupt): parse the file again
         h2, meta, key = _parse_file(self.kind, path, self.folder)
         if h2 != h:
             raise DatasetError(f"{path}: the file changed since the dataset was loaded; load it again")
@@ -273,39 +287,65 @@ class _Store:
         if what == "key" and key is not None:
             return key
         if self.folder is not None:
-            with np.load(self._npz(h)) as z:
-                return z[what]
+            return _read_array(self._npz(h), what)
         full, *_ = _PARSERS[self.kind](path)
         return full
+
+
+def _file_key(st: os.stat_result) -> list:
+    "What says a file is unchanged since it was hashed: size, mtime, ctime, inode and device."
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+
+
+def _read_manifest(path: Path) -> dict:
+    "A parse-cache manifest, or an empty one (with a warning) when it is unreadable or not of the right shape."
+    empty = {"files": {}, "skeletons": {}}
+    if not path.exists():
+        return empty
+    try:
+        m = json.loads(path.read_text())
+        ok = (isinstance(m, dict) and isinstance(m.get("files"), dict) and isinstance(m.get("skeletons"), dict)
+              and all(isinstance(v, dict) for v in m["files"].values())
+              and all(isinstance(v, list) and len(v) == 2 for v in m["skeletons"].values()))
+    except (OSError, ValueError):
+        ok = False
+    if not ok:
+        warnings.warn(f"{path}: not a valid parse-cache manifest; ignored (every file is hashed again)", stacklevel=4)
+        return empty
+    return m
+
+
+def _manifest_hit(m, key: list, store: _Store, skeletons: dict) -> bool:
+    "Whether a manifest entry can be used as it is: same file key, and a complete result."
+    if not isinstance(m, dict) or m.get("stat") != key or not isinstance(m.get("hash"), str):
+        return False
+    if m.get("error"):
+        return isinstance(m["error"], str)
+    return (isinstance(m.get("n_frames"), int) and isinstance(m.get("fps"), (int, float))
+            and isinstance(m.get("skeleton"), str) and m["skeleton"] in skeletons and store._npz(m["hash"]).exists())
 
 
 def _scan(kind: str, root: Path, paths: list, cache_dir=None, n_jobs: int = -1, progress: bool = True):
     """Parse `paths` (files under `root`) with the cache. Returns (DataFrame of per-file results, skeletons, store)."""
     use_cache = cache_dir is not False
-    base = cache_root(None if cache_dir in (None, False) else cache_dir) / "parsed" / f"v{CACHE_VERSION}"
+    base = cache_root(cache_dir) / "parsed" / f"v{CACHE_VERSION}"
     folder = base / kind if use_cache else None
     store = _Store(kind, folder)
-    man_path = base / "manifests" / f"{kind}-{hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]}.json"
-    manifest = {"files": {}, "skeletons": {}}
-    if use_cache and man_path.exists():
-        try:
-            manifest = json.loads(man_path.read_text())
-        except (OSError, ValueError):
-            pass
+    man_path = base / "manifests" / f"{kind}-{hashlib.sha1(os.path.realpath(root).encode()).hexdigest()[:16]}.json"
+    manifest = _read_manifest(man_path) if use_cache else {"files": {}, "skeletons": {}}
     rows, todo = [], []
     for p in paths:
-        rel = str(Path(p).resolve().relative_to(root.resolve()))
+        rel = os.path.relpath(p, root)                  # the user's path: symlinks are not resolved
         try:
-            st = os.stat(p)
+            key = _file_key(os.stat(p))
         except OSError as e:
             rows.append(dict(rel=rel, path=str(p), hash=None, error=f"OSError: {p}: {e.strerror}"))
             continue
         m = manifest["files"].get(rel)
-        if (use_cache and m and m["size"] == st.st_size and m["mtime_ns"] == st.st_mtime_ns
-                and (m.get("error") or store._npz(m["hash"]).exists())):
+        if use_cache and _manifest_hit(m, key, store, manifest["skeletons"]):
             rows.append(dict(rel=rel, path=str(p), **{k: m.get(k) for k in ("hash", "n_frames", "fps", "skeleton", "error")}))
         else:
-            rows.append(dict(rel=rel, path=str(p), size=st.st_size, mtime_ns=st.st_mtime_ns))
+            rows.append(dict(rel=rel, path=str(p), stat=key))
             todo.append(len(rows) - 1)
     if todo:
         jobs = 1 if len(todo) < 4 else n_jobs
@@ -315,6 +355,8 @@ def _scan(kind: str, root: Path, paths: list, cache_dir=None, n_jobs: int = -1, 
                                                  disable=not progress)):
             r = rows[i]
             r.update(hash=h, error=meta.get("error"), n_frames=meta.get("n_frames"), fps=meta.get("fps"))
+            if meta.get("cache_warning"):
+                warnings.warn(meta["cache_warning"], stacklevel=3)
             if not meta.get("error"):
                 sid = _skeleton_id(meta["joints"], meta["parents"])
                 manifest["skeletons"][sid] = [meta["joints"], meta["parents"]]
@@ -322,25 +364,25 @@ def _scan(kind: str, root: Path, paths: list, cache_dir=None, n_jobs: int = -1, 
             if key is not None:
                 store.memory[h] = key
             if h is not None:
-                manifest["files"][r["rel"]] = dict(size=r["size"], mtime_ns=r["mtime_ns"], hash=h,
-                                                   n_frames=r["n_frames"], fps=r["fps"],
+                manifest["files"][r["rel"]] = dict(stat=r["stat"], hash=h, n_frames=r["n_frames"], fps=r["fps"],
                                                    skeleton=r.get("skeleton"), error=r["error"])
         if use_cache:
-            man_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = _tmp_name(man_path)
-            tmp.write_text(json.dumps(manifest))
-            _atomic_replace(tmp, man_path)
+            atomic_write(man_path, json.dumps(manifest))
     df = pd.DataFrame(rows, columns=["rel", "path", "hash", "n_frames", "fps", "skeleton", "error"])
     return df, manifest["skeletons"], store
 
 # %% ../nbs/00a_datasets.ipynb #cec97b4e
+CONFLICT_COLUMNS = ["path", "field", "from_name", "from_file_info", "used"]
+
+
 class Clips:
     """Clips of one dataset: `.index` (DataFrame, one row per clip), motions on request.
 
     Every index has `clip_id, path, label, n_frames, fps, duration, content_hash` and the grouping
     column named by `.group_col` (`actor`, `content` or `choreography`), plus the dataset's other keys.
-    `.skipped` lists the files that could not be loaded (`path, error`); `index.attrs` holds the
-    dataset name, root folder and `n_skipped`."""
+    `.skipped` lists every file found but not loaded, with the reason (`path, error`: broken,
+    duplicate, misplaced, not a regular file...); `.conflicts` where `file-info.csv` and a file name
+    disagree; `index.attrs` holds the dataset name, root folder and `n_skipped`."""
 
     def __init__(self, name: str, index: pd.DataFrame, group_col: str, skipped: pd.DataFrame | None = None,
                  skeleton: tuple | None = None, store: _Store | None = None):
@@ -361,6 +403,11 @@ class Clips:
         return (f"Clips({self.name!r}: {len(self)} clips, {self.index[self.group_col].nunique()} "
                 f"{self.group_col} groups, {len(self.skipped)} skipped; {counts})"
                 + (f" from {a['root']}" if a.get("root") else ""))
+
+    @property
+    def conflicts(self) -> pd.DataFrame:
+        "Where the dataset's file list (`file-info.csv`) and a file name disagree: `path, field, from_name, from_file_info, used`."
+        return pd.DataFrame(self.index.attrs.get("conflicts", []), columns=CONFLICT_COLUMNS)
 
     @property
     def labels(self) -> list[str]:
@@ -413,6 +460,14 @@ def _make_clips(name: str, kind: str, root: Path, files: pd.DataFrame, group_col
     ok = scanned["error"].isna() & scanned["hash"].notna()
     skipped = [dict(path=p, error=e) for p, e in (pre_skipped or [])]
     skipped += [dict(path=p, error=e) for p, e in zip(scanned.loc[~ok, "path"], scanned.loc[~ok, "error"])]
+    first_of = {}                                    # content hash -> the first file (sorted paths) that has it
+    for i in np.flatnonzero(ok):
+        h, p = scanned["hash"].iat[i], scanned["path"].iat[i]
+        if h in first_of:
+            skipped.append(dict(path=p, error=f"DatasetError: {p}: duplicate of {first_of[h]}"))
+            ok.iat[i] = False
+        else:
+            first_of[h] = p
     skel = None
     if ok.any():
         main = scanned.loc[ok, "skeleton"].value_counts().index[0]
@@ -441,25 +496,96 @@ def _make_clips(name: str, kind: str, root: Path, files: pd.DataFrame, group_col
     if len(skipped):
         first = skipped["error"].iloc[0]
         warnings.warn(f"{name}: {len(skipped)} of {index.attrs['n_files']} files could not be loaded and were "
-                      f"skipped (see .skipped); the first: {first}", stacklevel=3)
+                      f"skipped (see .skipped for each reason); the first: {first}", stacklevel=3)
     return Clips(name, index, group_col, skipped, skel, store)
+
+# %% ../nbs/00a_datasets.ipynb #f11e5a0c
+def _shown(p) -> str:
+    "A path as printable UTF-8 text, even when its name is not valid UTF-8 (bytes shown as \\xNN)."
+    return os.fsencode(p).decode("utf-8", "backslashreplace")
+
+
+_FILE_KINDS = [(stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device")]
+
+
+def _walk(root: Path, patterns, depth: int) -> tuple[list[tuple[int, Path]], list[tuple[str, str]]]:
+    """Files whose name matches a pattern (case-insensitive) in `root` and up to `depth` folders below it,
+    as (level, path), and the (path, reason) of what cannot be read as a file: symlink loops, dangling links,
+    non-regular files, names that are not valid UTF-8. Symlinks are followed (paths stay as the user sees
+    them), a folder that links back to a folder above it is not entered, hidden folders are not entered."""
+    pats = [p.lower() for p in patterns]
+    hits, problems = [], []
+
+    def visit(d: Path, level: int, chain: frozenset):
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError as e:
+            problems.append((_shown(d), f"{_shown(d)}: cannot list this folder ({e.strerror})"))
+            return
+        for e in entries:
+            p = d / e.name
+            try:
+                is_dir = e.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                real = os.path.realpath(p)
+                if real in chain:
+                    problems.append((_shown(p), f"{_shown(p)}: symlink loop (it is {_shown(real)}, a folder above it); not entered"))
+                elif level < depth and not e.name.startswith("."):
+                    visit(p, level + 1, chain | {real})
+                continue
+            if not any(fnmatch.fnmatchcase(e.name.lower(), pat) for pat in pats):
+                continue
+            try:
+                mode = os.stat(p).st_mode
+            except OSError as err:
+                why = {errno.ELOOP: "symlink loop", errno.ENOENT: "dangling symlink (its target does not exist)"}
+                problems.append((_shown(p), f"{_shown(p)}: {why.get(err.errno, err.strerror)}"))
+                continue
+            if not stat.S_ISREG(mode):
+                kind = next((k for test, k in _FILE_KINDS if test(mode)), "not a file")
+                problems.append((_shown(p), f"{_shown(p)}: not a regular file ({kind}); only regular files are read"))
+            elif _shown(p) != str(p):
+                problems.append((_shown(p), f"{_shown(p)}: file name is not valid UTF-8; rename it"))
+            else:
+                hits.append((level, p))
+
+    visit(Path(root), 0, frozenset({os.path.realpath(root)}))
+    return hits, problems
+
+
+def files_near(root: Path, patterns, depth: int = 3) -> list[Path]:
+    """Regular files matching any pattern in `root` or up to `depth` folders below it, at the shallowest level
+    that has any (a quick look at what a folder holds; no unbounded walk, no symlink loop followed)."""
+    hits, _ = _walk(root, patterns, depth)
+    top = min((lvl for lvl, _ in hits), default=0)
+    return [p for lvl, p in hits if lvl == top]
+
+
+def dataset_files(dataset: str, root) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Every file the loader of `dataset` ('kinematic' | 'synthetic' | 'bandai' | 'emokine') considers under
+    `root` (sorted), and the (path, reason) of the entries it skips on the way (loops, dangling links,
+    non-regular files, non-UTF-8 names). The loaders use it, so a fingerprint of it sees what they see."""
+    root = Path(root).expanduser()
+    if dataset in ("kinematic", "synthetic"):
+        bvh_dir = _kinematic_bvh_dir(root)
+        where, patterns, depth = (bvh_dir.parent if bvh_dir.name == "BVH" else bvh_dir), ["*.bvh"], 3
+    elif dataset in ("bandai", "emokine"):
+        if not root.is_dir():
+            raise DatasetError(f"{root}: no such folder; " + (_BANDAI_EXPECT if dataset == "bandai" else _EMOKINE_EXPECT))
+        where, patterns, depth = (root, ["*.bvh"], 3) if dataset == "bandai" else (root, ["position*.csv", "*.mvnx"], 5)
+    else:
+        raise ValueError(f"unknown dataset {dataset!r}; expected synthetic, kinematic, bandai or emokine")
+    hits, problems = _walk(where, patterns, depth)
+    return sorted(p for _, p in hits), sorted(problems)
 
 # %% ../nbs/00a_datasets.ipynb #7cdf7e9a
 _ACTOR_DIR = re.compile(r"^[FM]\d{2}$")
 _KIN_EXPECT = ("expected the Kinematic dataset as PhysioNet ships it: a folder holding BVH/<actor>/"
                "<actor><emotion><scenario>V<version>.bvh (e.g. BVH/F01/F01A0V1.bvh) and, when present, "
                "file-info.csv")
-
-
-def files_near(root: Path, patterns, depth: int = 3) -> list[Path]:
-    "Files matching any glob pattern in `root` or up to `depth` folders below it (the shallowest level that has any; no unbounded walk)."
-    hits = []
-    for level in range(depth + 1):
-        for pat in patterns:
-            hits += list(root.glob("/".join(["*"] * level + [pat])))
-        if hits:
-            break
-    return hits
 
 
 def _what_is_there(root: Path) -> str:
@@ -502,13 +628,21 @@ def _kinematic_bvh_dir(root: Path) -> Path:
     raise DatasetError(f"{root}: not the Kinematic dataset; {_KIN_EXPECT}. Found {_listing(root)}.{_what_is_there(root)}")
 
 
+_FILE_INFO_COLUMNS = "filename, emotion, actor_ID, actor_gender, scenario_ID, version"
+
+
 def _read_file_info(path: Path) -> dict[str, dict]:
     "file-info.csv -> {file stem: {label, actor, gender, scenario, version}} (rows it cannot read are warned about)."
-    fi = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False)
-    cols = {c.strip().lower(): c for c in fi.columns}
+    try:
+        fi = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as e:
+        why = " ".join(str(e).split())[:200]
+        raise DatasetError(f"{path}: not a readable CSV file ({type(e).__name__}: {why}); expected a UTF-8 CSV "
+                           f"with a header row of columns {_FILE_INFO_COLUMNS}") from None
+    cols = {str(c).strip().lower(): c for c in fi.columns}
     if "filename" not in cols:
-        raise DatasetError(f"{path}: no 'filename' column (found {list(fi.columns)}); expected "
-                           "filename, emotion, actor_ID, actor_gender, scenario_ID, version")
+        shown = [str(c)[:30] for c in fi.columns[:8]]
+        raise DatasetError(f"{path}: no 'filename' column (found {shown}); expected columns {_FILE_INFO_COLUMNS}")
     out, bad = {}, []
     for line, r in zip(range(2, len(fi) + 2), fi.to_dict("records")):
         get = lambda k: str(r[cols[k]]).strip() if k in cols and str(r[cols[k]]).strip() else None
@@ -539,6 +673,9 @@ def _read_file_info(path: Path) -> dict[str, dict]:
     return out
 
 
+_NAME_FIELDS = {"label": "emotion", "actor": "actor", "gender": "gender", "scenario": "scenario", "version": "version"}
+
+
 def load_kinematic(root, *, actors=None, name: str = "kinematic", cache_dir=None, n_jobs: int = -1,
                    progress: bool = True) -> Clips:
     """The Kinematic dataset of actors expressing emotions (PhysioNet, v1.0.0 or v2.1.0) from `root`.
@@ -546,30 +683,36 @@ def load_kinematic(root, *, actors=None, name: str = "kinematic", cache_dir=None
     `actors`: keep only these actor ids; `name`: the `Clips.name` (`'synthetic'` for generated data);
     `cache_dir`: cache root (None: default, False: no disk cache); `n_jobs`: parallel parsers."""
     root = Path(root).expanduser()
+    _check_cache(cache_dir)
     bvh_dir = _kinematic_bvh_dir(root)
     base = bvh_dir.parent if bvh_dir.name == "BVH" else bvh_dir
-    paths = sorted(p for p in bvh_dir.glob("*/*") if p.suffix.lower() == ".bvh" and p.is_file())
+    found, pre_skipped = dataset_files("kinematic", root)
+    paths = [p for p in found if p.parent.parent == bvh_dir]
     if not paths:
         raise DatasetError(f"{bvh_dir}: no <actor>/<name>.bvh files; {_KIN_EXPECT}. Found {_listing(bvh_dir)}."
                            f"{_what_is_there(bvh_dir)}")
+    pre_skipped += [(str(p), f"DatasetError: {p}: not in an actor folder; expected BVH/<actor>/<name>.bvh")
+                    for p in found if p.parent.parent != bvh_dir]
     info_path = next((p for p in (base / "file-info.csv", bvh_dir / "file-info.csv") if p.is_file()), None)
     info = _read_file_info(info_path) if info_path else {}
-    rows, pre_skipped, conflicts = [], [], 0
+    rows, conflicts, excluded = [], [], 0
     for p in paths:
+        listed = info.get(p.stem, {})
         try:
             rec = parse_kinematic_name(p)
+            conflicts += [dict(path=str(p), field=f, from_name=rec[k], from_file_info=listed[k], used=listed[k])
+                          for k, f in _NAME_FIELDS.items() if k in listed and listed[k] != rec[k]]
         except DatasetError as e:
             if p.stem not in info:
                 pre_skipped.append((str(p), f"DatasetError: {e}"))
                 continue
             rec = dict(actor=p.parent.name, gender=p.parent.name[:1], label=None, code=None, scenario=-1, version=-1)
-        listed = info.get(p.stem, {})
-        conflicts += any(k in listed and listed[k] != rec[k] for k in ("label", "actor", "scenario", "version"))
         rec.update(listed)
         if rec.get("label") is None:
             pre_skipped.append((str(p), f"DatasetError: {p}: file-info.csv gives no emotion for it"))
             continue
         if actors is not None and rec["actor"] not in set(actors):
+            excluded += 1
             continue
         rows.append(dict(path=str(p), label=rec["label"], actor=rec["actor"], gender=rec["gender"],
                          scenario=int(rec["scenario"]), version=int(rec["version"])))
@@ -579,8 +722,15 @@ def load_kinematic(root, *, actors=None, name: str = "kinematic", cache_dir=None
                            + f"; {_KIN_EXPECT}.{_what_is_there(bvh_dir)}")
     files = pd.DataFrame(rows)
     clips = _make_clips(name, "kinematic", base, files, "actor", cache_dir, n_jobs, progress, pre_skipped)
+    loaded = set(clips.index["path"])
+    conflicts = [c for c in conflicts if c["path"] in loaded]
+    if conflicts:
+        warnings.warn(f"{info_path}: {len({c['path'] for c in conflicts})} files disagree with their names "
+                      f"({', '.join(sorted({c['field'] for c in conflicts}))}); file-info.csv is used (see .conflicts)",
+                      stacklevel=2)
     labels = set(clips.index["label"])
-    clips.index.attrs.update(file_info=str(info_path) if info_path else None, file_info_conflicts=conflicts,
+    clips.index.attrs.update(file_info=str(info_path) if info_path else None, conflicts=conflicts,
+                             file_info_conflicts=len({c["path"] for c in conflicts}), n_excluded=excluded,
                              kinematic_version="2.1.0" if "Surprise" in labels else "1.0.0",
                              n_emotions=len(labels))
     return clips
@@ -1020,7 +1170,8 @@ def _write_clip(out_dir: str, row: dict, seed: int, noise: float, precision: int
     b = synthesize_clip(row["actor"], row["label"], row["scenario"], row["version"], row["seconds"], seed, noise)
     d = Path(out_dir) / "BVH" / row["actor"]
     d.mkdir(parents=True, exist_ok=True)
-    write_bvh(b, d / f"{row['filename']}.bvh", precision=precision)
+    with atomic_path(d / f"{row['filename']}.bvh") as tmp:
+        write_bvh(b, tmp, precision=precision)
     return b.n_frames
 
 
@@ -1043,10 +1194,10 @@ def generate_kinematic(out_dir, n_actors: int = 22, seed: int = 0, *, takes: int
                        total=len(plan), desc="generating", unit="clip", disable=not progress))
     info = pd.DataFrame(dict(filename=plan.filename, emotion=plan.label, actor_ID=plan.actor,
                              actor_gender=plan.gender, scenario_ID=plan.scenario, version=plan.version))
-    info.to_csv(out / "file-info.csv", index=False)
+    atomic_write(out / "file-info.csv", info.to_csv(index=False))
     params = dict(n_actors=n_actors, seed=seed, takes=takes, emotions=list(emotions), seconds=list(seconds),
                   median_seconds=median_seconds, noise=noise, precision=precision)
-    (out / "generator.json").write_text(json.dumps(dict(
+    atomic_write(out / "generator.json", json.dumps(dict(
         generator="emomotion.datasets.generate_kinematic", generator_version=GENERATOR_VERSION, params=params,
         n_clips=len(plan), n_frames=int(np.sum(frames)),
         note="GENERATED data (a procedural motion model), not recordings of people."), indent=1))
@@ -1089,12 +1240,14 @@ def load_bandai(root, emotions_only: bool = True, *, cache_dir=None, n_jobs: int
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DatasetError(f"{root}: no such folder; {_BANDAI_EXPECT}")
-    paths = sorted(files_near(root, ["dataset-*_*.bvh"], 3))
-    if not paths:
+    _check_cache(cache_dir)
+    paths, pre_skipped = dataset_files("bandai", root)
+    bandai_named = [p for p in paths if fnmatch.fnmatch(p.name, "dataset-*_*.bvh")]
+    if not bandai_named:
         raise DatasetError(f"{root}: not the Bandai-Namco motion dataset; {_BANDAI_EXPECT}. "
                            f"Found {_listing(root)}.{_what_is_there(root)}")
-    cfg = _bandai_cfg(root, paths[0])
-    rows, pre_skipped = [], []
+    cfg = _bandai_cfg(root, bandai_named[0])
+    rows, excluded = [], 0
     for p in paths:
         try:
             rec = parse_bandai_name(p)
@@ -1109,6 +1262,7 @@ def load_bandai(root, emotions_only: bool = True, *, cache_dir=None, n_jobs: int
             pre_skipped.append((str(p), f"{type(e).__name__}: {e}"))
             continue
         if emotions_only and rec["style"] not in BANDAI_EMOTION_STYLES:
+            excluded += 1
             continue
         rows.append(dict(path=str(p), label=BANDAI_EMOTION_STYLES.get(rec["style"], rec["style"].capitalize()),
                          style=rec["style"], content=rec["content"], take=rec["take"], dataset=rec["dataset"]))
@@ -1116,7 +1270,7 @@ def load_bandai(root, emotions_only: bool = True, *, cache_dir=None, n_jobs: int
         raise DatasetError(f"{root}: no Bandai-Namco clip" + (" of an emotion style (angry, happy, sad, normal)"
                                                               if emotions_only else "") + f"; {_BANDAI_EXPECT}")
     clips = _make_clips("bandai", "bandai", root, pd.DataFrame(rows), "content", cache_dir, n_jobs, progress, pre_skipped)
-    clips.index.attrs.update(emotions_only=emotions_only)
+    clips.index.attrs.update(emotions_only=emotions_only, n_excluded=excluded)
     return clips
 
 # %% ../nbs/00a_datasets.ipynb #0f7ae902
@@ -1230,30 +1384,39 @@ def load_emokine(root, *, include_explanation: bool = False, prefer: str = "csv"
         raise DatasetError(f"{root}: no such folder; {_EMOKINE_EXPECT}")
     if prefer not in ("csv", "mvnx"):
         raise ValueError(f"prefer must be 'csv' or 'mvnx', got {prefer!r}")
-    csvs = [p for p in root.rglob("*.csv") if p.name.lower().startswith("position")]
-    found = [(p, "csv") for p in csvs] + [(p, "mvnx") for p in root.rglob("*.mvnx")]
+    _check_cache(cache_dir)
+    found, pre_skipped = dataset_files("emokine", root)
     if not found:
         raise DatasetError(f"{root}: not the EMOKINE data; {_EMOKINE_EXPECT}. Found {_listing(root)}.{_what_is_there(root)}")
-    chosen, unlabelled = {}, 0
-    for p, fmt in sorted(found):
+    chosen, unused, unlabelled, excluded = {}, [], 0, 0
+    for p in found:
+        fmt = "mvnx" if p.suffix.lower() == ".mvnx" else "csv"
         hits = list(_EMOKINE_RE.finditer(str(p.relative_to(root))))
         if not hits:
             unlabelled += 1
+            pre_skipped.append((str(p), f"DatasetError: {p}: no seq<N>_<emotion> in its path, so no label"))
             continue
         seq, emo = int(hits[-1]["seq"]), hits[-1]["emotion"].lower()
         if emo == "explanation" and not include_explanation:
+            excluded += 1
             continue
         k = (seq, emo)
-        if k not in chosen or (chosen[k][1] != prefer and fmt == prefer):
-            chosen[k] = (p, fmt)
+        if k in chosen and not (chosen[k][1] != prefer and fmt == prefer):
+            unused.append((k, p))
+            continue
+        if k in chosen:
+            unused.append((k, chosen[k][0]))
+        chosen[k] = (p, fmt)
+    pre_skipped += [(str(p), f"DatasetError: {p}: not used; seq{k[0]}_{k[1]} is loaded from {chosen[k][0]} "
+                             f"(prefer={prefer!r})") for k, p in unused]
     if not chosen:
         raise DatasetError(f"{root}: {len(found)} XSENS files, but none named after a sequence and an emotion "
                            f"(…seq<N>_<emotion>…); {_EMOKINE_EXPECT}")
     files = pd.DataFrame([dict(clip_id=f"seq{seq}_{emo}", path=str(p), label=emo.capitalize(), choreography=f"seq{seq}",
                                format=fmt)
                           for (seq, emo), (p, fmt) in chosen.items()])
-    clips = _make_clips("emokine", "emokine", root, files, "choreography", cache_dir, n_jobs, progress)
-    clips.index.attrs.update(n_unlabelled=unlabelled)
+    clips = _make_clips("emokine", "emokine", root, files, "choreography", cache_dir, n_jobs, progress, pre_skipped)
+    clips.index.attrs.update(n_unlabelled=unlabelled, n_excluded=excluded)
     return clips
 
 # %% ../nbs/00a_datasets.ipynb #3424c2fe
@@ -1272,6 +1435,7 @@ def ensure_synthetic(profile: str = "quick", seed: int = 0, cache_dir=None, n_jo
     "Generate the synthetic dataset of a profile unless a complete, current copy is in the cache; return its folder."
     if profile not in SYNTHETIC_PROFILES:
         raise ValueError(f"profile must be one of {list(SYNTHETIC_PROFILES)}, got {profile!r}")
+    check_cache_dir(cache_dir)
     params = dict(SYNTHETIC_PROFILES[profile], seed=seed)
     out = synthetic_dir(profile, seed, cache_dir)
     want = dict(n_actors=params["n_actors"], seed=seed, takes=params["takes"], emotions=list(EMOTIONS),
@@ -1309,6 +1473,7 @@ def load_dataset(dataset: str = "synthetic", data_dir=None, profile: str = "quic
     if profile not in SYNTHETIC_PROFILES:
         raise ValueError(f"profile must be one of {list(SYNTHETIC_PROFILES)}, got {profile!r}")
     kw = dict(cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+    _check_cache(cache_dir)
     if dataset == "synthetic":
         root = ensure_synthetic(profile, seed, cache_dir, n_jobs, progress)
         return load_kinematic(root, name="synthetic", **kw)

@@ -12,11 +12,13 @@ import hashlib
 import html
 import json
 import logging
+import operator
 import os
 import platform
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -25,18 +27,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from .datasets import files_near
+from .bvh import BVHError
+from .cache import CacheError, check_cache_dir
+from .datasets import CONFLICT_COLUMNS, DatasetError, dataset_files, files_near
 from .evaluate import ResourceMeter
 
 
 # %% auto #0
 __all__ = ['DATASETS', 'PROFILES', 'PARAMETERS', 'DATA_SOURCES', 'VERSIONED', 'RESULT_KEY', 'PUBLISHED', 'PROTOCOL_ORDER',
-           'PROTOCOL_TEXT', 'MAX_ROWS', 'MAX_COLS', 'FIGURE_SUFFIXES', 'TIMING_COLUMNS', 'StudyError',
+           'PROTOCOL_TEXT', 'MAX_ROWS', 'MAX_COLS', 'FIGURE_SUFFIXES', 'TIMING_COLUMNS', 'StudyError', 'UsageError',
            'DataNotFoundError', 'NotebookError', 'default_nbs_dir', 'find_notebooks', 'select_notebooks',
-           'default_data_dir', 'check_data', 'package_versions', 'git_state', 'fingerprint', 'cell_directives',
-           'skip_cells', 'declared_parameters', 'Heartbeat', 'execute_notebook', 'write_notebook', 'read_results',
-           'prepare_data', 'run_study', 'model_family', 'headline_table', 'caption_parts', 'caption_for',
-           'display_table', 'render_markdown', 'render_html', 'report_blocks', 'write_report', 'compare_tables', 'main']
+           'default_data_dir', 'check_data', 'check_seed', 'check_out_dir', 'package_versions', 'git_state',
+           'fingerprint', 'cell_directives', 'skip_cells', 'declared_parameters', 'Heartbeat', 'execute_notebook',
+           'write_notebook', 'read_results', 'prepare_data', 'run_study', 'model_family', 'headline_table',
+           'caption_parts', 'caption_for', 'display_table', 'render_markdown', 'render_html', 'report_blocks',
+           'write_report', 'compare_tables', 'main']
 
 # %% ../nbs/07_study.ipynb #ea14ba4c
 DATASETS = ("synthetic", "kinematic", "bandai", "emokine")
@@ -46,6 +51,10 @@ PARAMETERS = ("dataset", "data_dir", "profile", "seed", "out_dir")
 
 class StudyError(RuntimeError):
     "A study run could not start or did not finish; the message says why and what to do."
+
+
+class UsageError(StudyError):
+    "An argument of the command is not valid: the command stops before any work, with exit status 2."
 
 
 class DataNotFoundError(StudyError):
@@ -87,17 +96,19 @@ def select_notebooks(notebooks, only=None) -> list[Path]:
     notebook's number (`02`), its name with or without number or suffix (`baselines`, `02_baselines.ipynb`),
     or else is a prefix of its file name."""
     notebooks = list(notebooks)
-    if not only:
+    if only is None:
         return notebooks
     tokens = [t.strip() for t in (only.split(",") if isinstance(only, str) else only) for t in str(t).split(",")]
     tokens = [t.removesuffix(".ipynb") for t in tokens if t.strip()]
+    if not tokens:
+        raise UsageError(f"--only {only!r} names no notebook: give numbers or names, e.g. --only 02,04")
     chosen = set()
     for tok in tokens:
         exact = [p for p in notebooks if tok in (p.stem, p.stem.split("_", 1)[0], p.stem.split("_", 1)[-1])]
         hits = exact or [p for p in notebooks if p.stem.startswith(tok)]
         if not hits:
             names = ", ".join(p.stem for p in notebooks) or "(none)"
-            raise StudyError(f"--only {tok!r} matches no notebook of the study; they are: {names}")
+            raise UsageError(f"--only {tok!r} matches no notebook of the study; they are: {names}")
         chosen.update(hits)
     return [p for p in notebooks if p in chosen]
 
@@ -157,7 +168,8 @@ def check_data(dataset: str, data_dir=None, nbs_dir=None) -> Path | None:
             raise DataNotFoundError(_how_to_get(dataset, f"--dataset {dataset} needs --data: the folder of your copy of the dataset."))
     root = Path(data_dir).expanduser().resolve()
     if not root.is_dir():
-        raise DataNotFoundError(_how_to_get(dataset, f"--data {root}: no such folder."))
+        what = "is a file, not a folder" if root.exists() else "no such folder"
+        raise DataNotFoundError(_how_to_get(dataset, f"--data {root}: {what}."))
     if dataset == "kinematic":
         bvh = root / "BVH"
         actors = [d for d in bvh.iterdir() if d.is_dir() and _ACTOR.match(d.name)] if bvh.is_dir() else []
@@ -178,6 +190,34 @@ def check_data(dataset: str, data_dir=None, nbs_dir=None) -> Path | None:
             raise DataNotFoundError(_how_to_get(dataset, (
                 f"--data {root} is not the EMOKINE data: no XSENS CSV or MVNX files in it or in the folders below it.")))
     return root
+
+# %% ../nbs/07_study.ipynb #b3f0c1a2
+def check_seed(seed) -> int:
+    "`seed` as an int when it is a valid numpy seed (an integer, 0 ≤ seed < 2**32); `UsageError` otherwise."
+    try:
+        value = operator.index(seed)
+    except TypeError:
+        raise UsageError(f"--seed {seed!r}: not an integer") from None
+    if not 0 <= value < 2**32:
+        raise UsageError(f"--seed {value}: must be 0 ≤ seed < 2**32 (a numpy seed)")
+    return value
+
+# %% ../nbs/07_study.ipynb #b3f0c1a5
+def check_out_dir(out) -> Path:
+    "`out` resolved, once it is known that the run can write there (nothing is created); `UsageError` otherwise."
+    out = Path(out).expanduser().resolve()
+    for p in (out, out / "executed", out / "tables", out / "figures"):
+        if p.exists() and not p.is_dir():
+            raise UsageError(f"--out {out}: {p} is a file, not a folder")
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        raise UsageError(f"--out {out}: cannot be created, {existing} is a file")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as e:
+        raise UsageError(f"--out {out}: cannot write in {existing} ({e.strerror or e})") from None
+    return out
 
 # %% ../nbs/07_study.ipynb #e73b29a3
 VERSIONED = ("emomotion", "numpy", "pandas", "scikit-learn", "scipy", "torch", "optuna", "papermill",
@@ -210,25 +250,27 @@ def git_state(root) -> dict:
         return dict(commit=None, dirty=None, note=f"git unavailable: {e}")
 
 
-def fingerprint(folder, content_limit: int = 256 * 2**20) -> dict:
-    """SHA-256 fingerprint of a data folder: relative paths + file contents when the folder holds at most
-    `content_limit` bytes, else relative paths + sizes + modification times. Hidden files are left out."""
-    folder = Path(folder).resolve()
-    files = sorted(p for p in folder.rglob("*")
-                   if p.is_file() and not any(s.startswith(".") for s in p.relative_to(folder).parts))
-    stats = [p.stat() for p in files]
+def fingerprint(folder, dataset: str, content_limit: int = 256 * 2**20) -> dict:
+    """SHA-256 fingerprint of the files the loader of `dataset` reads in `folder` (`datasets.dataset_files`):
+    relative paths + file contents when they hold at most `content_limit` bytes, else relative paths + sizes +
+    modification times. `skipped` counts what the listing left out (non-regular files, bad names, …)."""
+    folder = Path(folder).expanduser().resolve()
+    files, skipped = dataset_files(dataset, folder)
+    files = sorted((os.fsencode(os.path.relpath(p, folder)), Path(p)) for p in files)   # bytes: any file name
+    stats = [p.stat() for _, p in files]
     total = sum(s.st_size for s in stats)
     method = "content" if total <= content_limit else "size+mtime"
     h = hashlib.sha256()
-    for p, st in zip(files, stats):
-        h.update(p.relative_to(folder).as_posix().encode() + b"\0")
+    for (rel, p), st in zip(files, stats):
+        h.update(rel + b"\0")
         if method == "content":
             with open(p, "rb") as f:
                 h.update(hashlib.file_digest(f, "sha256").digest())
         else:
             h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
         h.update(b"\n")
-    return dict(path=str(folder), files=len(files), bytes=total, method=method, sha256=h.hexdigest())
+    return dict(path=str(folder), dataset=dataset, files=len(files), bytes=total, method=method,
+                sha256=h.hexdigest(), skipped=len(skipped))
 
 # %% ../nbs/07_study.ipynb #9ce24afa
 _DIRECTIVE = re.compile(r"^\s*#\s*\|\s*([\w-]+)\s*:?\s*(.*)$")
@@ -526,14 +568,15 @@ def _skipped_files(out: Path, loaded: dict | None = None) -> dict:
 def prepare_data(dataset: str, data_dir=None, profile: str = "quick", seed: int = 0, progress: bool = False) -> dict:
     """Load the run's data once with `emomotion.datasets.load_dataset`, before any notebook: it generates the
     synthetic data or parses the real files into the on-disk cache (so every notebook then reads the cache),
-    checks the folder file by file, and lists the files it had to skip. Returns what the provenance records;
-    raises `DataNotFoundError` (with where to get the dataset) when the loader rejects the folder."""
+    checks the folder file by file, and lists the files it had to skip (duplicates included) and the
+    disagreements between `file-info.csv` and the file names (`Clips.conflicts`). Returns what the provenance
+    records; raises `StudyError` with the loader's message when the data cannot be loaded."""
     from emomotion import datasets
     t0 = time.perf_counter()
     try:
         clips = datasets.load_dataset(dataset, data_dir=data_dir, profile=profile, seed=seed, progress=progress)
     except datasets.DatasetError as e:
-        raise (DataNotFoundError(_how_to_get(dataset, str(e))) if dataset in DATA_SOURCES else StudyError(str(e))) from e
+        raise StudyError(str(e)) from e
     finally:
         try:  # the loader's worker processes would otherwise live on and count in the notebooks' memory
             from joblib.externals.loky import get_reusable_executor
@@ -544,7 +587,8 @@ def prepare_data(dataset: str, data_dir=None, profile: str = "quick", seed: int 
     info = dict(dataset=clips.name, root=attrs.get("root"), n_files=attrs.get("n_files"), n_clips=len(clips),
                 n_skipped=len(clips.skipped), labels=clips.index.label.value_counts().sort_index().to_dict(),
                 group_col=clips.group_col, n_groups=int(clips.index[clips.group_col].nunique()),
-                load_s=round(time.perf_counter() - t0, 2), skipped=clips.skipped.to_dict("records"))
+                load_s=round(time.perf_counter() - t0, 2), skipped=clips.skipped.to_dict("records"),
+                conflicts=clips.conflicts.to_dict("records"))
     gen = Path(attrs.get("root") or ".") / "generator.json"
     if dataset == "synthetic" and gen.is_file():
         info["generator"] = json.loads(gen.read_text())
@@ -560,22 +604,24 @@ def run_study(dataset: str = "synthetic", data_dir=None, profile: str = "full", 
     `load_data` loads the data once first (`prepare_data`: cache warmed, files checked, skipped files listed).
     Progress: a line per notebook, papermill's cell progress bar when `progress` (default: on a terminal),
     otherwise a line every `heartbeat` seconds while a notebook runs.
-    Raises `DataNotFoundError` before running anything, `NotebookError` when a notebook fails."""
+    Every argument is checked before any work: `UsageError`, `DataNotFoundError` or `CacheError` then;
+    `StudyError` when the data cannot be loaded, `NotebookError` when a notebook fails."""
     if profile not in PROFILES:
-        raise StudyError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        raise UsageError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    seed = check_seed(seed)
     log = log or (lambda msg: print(msg, flush=True))
     nbs_dir = (Path(nbs_dir) if nbs_dir is not None else default_nbs_dir()).resolve()
     data_root = check_data(dataset, data_dir, nbs_dir)
     notebooks = select_notebooks(find_notebooks(nbs_dir), only)
     if not notebooks:
         raise StudyError(f"no notebooks to run in {nbs_dir}")
-    out = Path(out).expanduser().resolve()
+    out = check_out_dir(out)
+    cache = check_cache_dir(Path(cache_dir).expanduser().resolve() if cache_dir else None).resolve()
     skip_slow = profile == "quick" if skip_slow is None else skip_slow
     progress = sys.stderr.isatty() if progress is None else progress
     only_list = [p.stem for p in notebooks] if only else None
     params = dict(dataset=dataset, data_dir=str(data_root) if data_root else None, profile=profile,
                   seed=int(seed), out_dir=str(out))
-    cache = Path(cache_dir).expanduser().resolve() if cache_dir else None
     prov = dict(
         emomotion=package_versions(["emomotion"])["emomotion"], command=None, started=_now(), finished=None,
         status="running", wall_s=None,
@@ -583,10 +629,10 @@ def run_study(dataset: str = "synthetic", data_dir=None, profile: str = "full", 
                         only=only_list, out=str(out), skip_slow=skip_slow, nbs_dir=str(nbs_dir)),
         python=sys.version.split()[0], platform=platform.platform(), machine=platform.machine(),
         cpu_count=os.cpu_count(), packages=package_versions(), git=git_state(nbs_dir.parent),
-        data=(fingerprint(data_root) if data_root else
+        data=(fingerprint(data_root, dataset) if data_root else
               dict(generated=True, generator="emomotion.datasets.generate_kinematic (through load_dataset)",
                    profile=profile, seed=int(seed))),
-        cache_dir=str(cache or os.environ.get("EMOMOTION_CACHE") or Path.home() / ".cache" / "emomotion"),
+        cache_dir=str(cache),
         environment=dict(PYTHONHASHSEED=os.environ.get("PYTHONHASHSEED", "0")),
         notebooks=[], skipped_files=None)
     prov["command"] = _command(prov["parameters"])
@@ -599,7 +645,10 @@ def run_study(dataset: str = "synthetic", data_dir=None, profile: str = "full", 
         log(f"[data] loading {dataset} ({profile}) ...")
         with _environment(EMOMOTION_CACHE=cache), ResourceMeter(include_self=False) as mem:
             loaded = prepare_data(dataset, params["data_dir"], profile, seed, progress)
-        prov["data"]["loaded"] = {k: v for k, v in loaded.items() if k != "skipped"}
+        prov["data"]["loaded"] = {k: v for k, v in loaded.items() if k not in ("skipped", "conflicts")}
+        prov["data"]["conflicts"] = loaded["conflicts"]
+        if data_root is None:                    # generated data: fingerprinted once it is there
+            prov["data"].update(fingerprint(loaded["root"], dataset))
         prov["data"]["loaded"]["workers_peak_rss_mib"] = round(mem.peak_mib, 1)
         log(f"[data] {loaded['n_clips']} clips of {loaded['n_groups']} {loaded['group_col']}s, "
             f"{loaded['n_skipped']} file(s) skipped, in {loaded['load_s']:.1f} s ({loaded['root']})")
@@ -724,13 +773,6 @@ def model_family(model: str, notebook: str | None = None) -> str | None:
     return fam
 
 
-assert [model_family(m) for m in ["RF", "random_forest", "SVM (RBF)", "HistGradientBoosting", "MotionLSTM",
-                                  "ST-GCN (fused)", "MLP", "kNN"]] == ["rf", "rf", "svm", "gb", "lstm", "stgcn", "mlp", None]
-assert model_family("features only (MLP stream)", "05_stgcn") is None and model_family("stgcn_features") is None
-assert model_family("stgcn_fused", "05_stgcn") == model_family("stgcn_skeleton") == "stgcn"
-assert model_family("mlp_optuna", "03_mlp") == "mlp" and model_family("Gradient Boosting", "02_baselines") == "gb"
-assert model_family("SVM", "06_emokine_loocv") == "emokine"
-
 # %% ../nbs/07_study.ipynb #44596fd5
 PROTOCOL_ORDER = ("stratified", "actors", "groups", "loo")
 PROTOCOL_TEXT = {
@@ -793,12 +835,6 @@ def headline_table(results: pd.DataFrame, notebook_of: dict | None = None) -> pd
         table = table.drop(columns="dataset")
     return table
 
-
-_toy = pd.DataFrame(dict(dataset="synthetic", model=["RF", "RF", "MotionLSTM", "kNN"],
-                         protocol=["stratified", "actors", "actors", "actors"], folds=5,
-                         accuracy=[0.61, 0.42, 0.5, 0.3], accuracy_std=[0.02, 0.05, 0.04, 0.03], chance=0.15,
-                         n_clips=120))
-headline_table(_toy, {("synthetic", "RF", "actors"): "02_baselines"})
 
 # %% ../nbs/07_study.ipynb #1abeada4
 _SUFFIX_TEXT = {"folds": "per fold", "report": "per class, pooled over folds",
@@ -1010,6 +1046,28 @@ def _fmt_s(s) -> str:
     return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"
 
 
+def _skipped_blocks(skipped: dict) -> list:
+    "The report's list of skipped files: every one, with its reason."
+    blocks = [("h", 3, "Files skipped")]
+    n = skipped.get("count", 0)
+    if not n:
+        return blocks + [("p", "No file was skipped while loading the data.")]
+    return blocks + [("table", display_table(pd.DataFrame(skipped["files"]), max_rows=n)[0], (
+        f"**{n} file(s) skipped** while loading, each with the reason (from {skipped.get('source')}). A "
+        "`duplicate of <path>` row is a second copy of a clip, which is loaded once, from that path."), "")]
+
+
+def _conflict_blocks(conflicts: list) -> list:
+    "The report's list of disagreements between `file-info.csv` and the file names."
+    blocks = [("h", 3, "file-info.csv conflicts")]
+    if not conflicts:
+        return blocks + [("p", "None: `file-info.csv` agrees with every file name.")]
+    table = pd.DataFrame(conflicts).reindex(columns=CONFLICT_COLUMNS)
+    return blocks + [("table", display_table(table, max_rows=len(table))[0], (
+        f"**{len(table)} conflict(s)** between `file-info.csv` and the file names; `used` is the value the "
+        "study used (`file-info.csv` wins)."), "")]
+
+
 def report_blocks(out, prov: dict | None = None) -> list:
     "The report of the study folder `out` (with its `provenance.json`, or `prov`) as a list of blocks."
     out = Path(out)
@@ -1119,8 +1177,8 @@ def report_blocks(out, prov: dict | None = None) -> list:
         if gen:
             text += f" (generator version {gen.get('generator_version')}, {gen.get('params')})"
         blocks.append(("p", text + "."))
-    elif data:
-        blocks.append(("p", f"Data: `{data.get('path')}`, {data.get('files')} files, {data.get('bytes', 0) / 2**20:.1f} MB; "
+    if data.get("sha256"):
+        blocks.append(("p", f"Data files: `{data.get('path')}`, {data.get('files')} files, {data.get('bytes', 0) / 2**20:.1f} MB; "
                             f"fingerprint SHA-256 ({data.get('method')}) `{data.get('sha256')}`."))
     loaded = data.get("loaded")
     if loaded:
@@ -1129,12 +1187,9 @@ def report_blocks(out, prov: dict | None = None) -> list:
                             f"{loaded.get('n_clips')} clips of {loaded.get('n_files')} files, {loaded.get('n_groups')} "
                             f"{loaded.get('group_col')}s, {loaded.get('n_skipped')} skipped; per emotion: {labels}. "
                             f"Folder: `{loaded.get('root')}`."))
-    skipped = prov.get("skipped_files") or {}
-    if skipped.get("count"):
-        blocks.append(("table", display_table(pd.DataFrame(skipped["files"]), max_rows=100)[0],
-                       f"**Files skipped** while loading ({skipped['count']}; from `{skipped.get('source')}`).", ""))
-    else:
-        blocks.append(("p", "No file was skipped while loading the data (no `tables/skipped.csv`, or an empty one)."))
+    blocks += _skipped_blocks(prov.get("skipped_files") or {})
+    if data.get("conflicts") or (data.get("conflicts") is not None and dataset in ("kinematic", "synthetic")):
+        blocks += _conflict_blocks(data["conflicts"])
     runs = pd.DataFrame([dict(notebook=n["name"], status=n.get("status"), wall=_fmt_s(n.get("wall_s")),
                               peak_memory_mib=n.get("peak_rss_mib"), tables=sum(o.endswith(".csv") for o in n.get("outputs", [])),
                               figures=sum(o.lower().endswith(FIGURE_SUFFIXES) for o in n.get("outputs", [])),
@@ -1206,30 +1261,36 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _fail(parser, status: int, error: BaseException):
+    "End the command: `emomotion: error: <message>` on stderr, and exit `status`."
+    parser.exit(status, f"emomotion: error: {str(error).strip() or type(error).__name__}\n")
+
+
 def main(argv=None) -> int:
-    "The `emomotion` console command (`emomotion study ...`)."
+    """The `emomotion` console command (`emomotion study ...`). An error ends it with `emomotion: error: ...`
+    (no traceback) and exit status 2 for an argument (a folder, the seed, `--only`), 1 for the data or a notebook."""
     parser = _parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command != "study":
-        parser.print_help()
-        return 0
-    if args.report_only:
-        out = Path(args.out).expanduser().resolve()
-        if not (out / "provenance.json").is_file():
-            parser.exit(2, f"emomotion study: {out} holds no provenance.json: not a study folder\n")
-        md, page = write_report(out)
-        print(f"wrote {md} and {page}")
-        return 0
-    only = ",".join(args.only) if args.only else None
+        parser.print_usage(sys.stderr)
+        _fail(parser, 2, UsageError("a command is required: emomotion study [options] (emomotion study --help)"))
     try:
-        run_study(dataset=args.dataset, data_dir=args.data, profile=args.profile, seed=args.seed, only=only,
-                  out=args.out, nbs_dir=args.nbs, cache_dir=args.cache)
-    except DataNotFoundError as e:
-        parser.exit(2, f"emomotion study: {e}\n")
-    except StudyError as e:
-        parser.exit(1, f"emomotion study: {e}\n")
+        if args.report_only:
+            out = Path(args.out).expanduser().resolve()
+            if not (out / "provenance.json").is_file():
+                raise UsageError(f"--out {out} holds no provenance.json: not a study folder")
+            md, page = write_report(out)
+            print(f"wrote {md} and {page}")
+            return 0
+        run_study(dataset=args.dataset, data_dir=args.data, profile=args.profile, seed=args.seed,
+                  only=",".join(args.only) if args.only is not None else None, out=args.out,
+                  nbs_dir=args.nbs, cache_dir=args.cache)
+    except (UsageError, DataNotFoundError, CacheError) as e:
+        _fail(parser, 2, e)
+    except (StudyError, DatasetError, BVHError, OSError) as e:
+        _fail(parser, 1, e)
     except KeyboardInterrupt:
-        parser.exit(130, f"emomotion study: interrupted; what finished is in {Path(args.out).resolve()}\n")
+        parser.exit(130, f"emomotion: interrupted; what finished is in {Path(args.out).resolve()}\n")
     return 0
 
 # %% ../nbs/07_study.ipynb #23a83c5c

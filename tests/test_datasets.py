@@ -363,10 +363,10 @@ def test_load_emokine_layout(tmp_path):
     root = tmp_path / "EmokineDataset"
     lines = EMOKINE_CSV.read_text().splitlines()
     for seq in (1, 2, 3):
-        for emo in ("angry", "content", "fearful", "joy", "neutral", "sad", "explanation"):
+        for k, emo in enumerate(("angry", "content", "fearful", "joy", "neutral", "sad", "explanation")):
             d = root / "Data" / "CSV" / (f"CSV_seq{seq}_{emo}" if emo != "explanation" else f"explanation/CSV_seq{seq}_explanation")
-            d.mkdir(parents=True)
-            (d / "position.csv").write_text("\n".join(lines[:100 + seq]) + "\n")
+            d.mkdir(parents=True)                           # all different: identical files would be one clip
+            (d / "position.csv").write_text("\n".join(lines[:101 + 10 * k + 70 * (seq - 1)]) + "\n")
             (d / "velocity.csv").write_text("not, positions\n")
     c = ds.load_emokine(root, cache_dir=tmp_path / "cache", progress=False)
     assert len(c) == 18 and c.group_col == "choreography" and sorted(c.index.choreography.unique()) == ["seq1", "seq2", "seq3"]

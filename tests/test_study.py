@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from emomotion.study import (DATA_SOURCES, TIMING_COLUMNS, NotebookError, compare_tables, find_notebooks, main,
-                             model_family, read_results, run_study, select_notebooks, write_notebook)
+from emomotion.study import (DATA_SOURCES, TIMING_COLUMNS, NotebookError, compare_tables, find_notebooks, fingerprint,
+                             main, model_family, read_results, run_study, select_notebooks, write_notebook)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = find_notebooks(ROOT / "nbs")
@@ -206,3 +206,41 @@ def test_a_failing_notebook_is_named_with_its_cell(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "emomotion.study", "--nbs", str(nbs), "--profile", "quick",
                            "--out", str(out), "--only", "02"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "02_broken.ipynb failed in cell" in proc.stderr
+
+
+# ---------------------------------------------------------------- the data fingerprint
+def _clip(root: Path, rel: str, text: str = "HIERARCHY\n") -> Path:
+    p = root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text)
+    return p
+
+
+def test_fingerprint_reads_only_what_the_loader_reads(tmp_path):
+    import os
+    import signal
+    _clip(tmp_path, "BVH/F01/F01A0V1.bvh")
+    before = fingerprint(tmp_path, "kinematic")
+    _clip(tmp_path, "notes/" + "/".join("abcdefghij") + "/F01H1V1.bvh", "an unrelated file, 11 folders down")
+    _clip(tmp_path, "notes/readme.txt", "not a clip")
+    assert fingerprint(tmp_path, "kinematic") == before                    # the deep tree was not walked
+    os.mkfifo(tmp_path / "BVH" / "F01" / "F01N0V1.bvh")                    # opening it would block for ever
+    old = signal.signal(signal.SIGALRM, lambda *a: (_ for _ in ()).throw(TimeoutError("fingerprint hangs")))
+    signal.alarm(30)
+    try:
+        fp = fingerprint(tmp_path, "kinematic")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert fp["sha256"] == before["sha256"] and fp["skipped"] == 1
+    _clip(tmp_path, "BVH/F01/F01H1V1.bvh")
+    assert fingerprint(tmp_path, "kinematic")["files"] == 2                 # a new clip changes it
+
+
+def test_fingerprint_survives_a_non_utf8_file_name(tmp_path):
+    import os
+    _clip(tmp_path, "BVH/F01/F01A0V1.bvh")
+    (tmp_path / "BVH" / "F01" / os.fsdecode(b"F01H1V1\xff.bvh")).write_text("HIERARCHY\n")
+    fp = fingerprint(tmp_path, "kinematic")
+    json.dumps(fp)
+    assert fp["files"] + fp["skipped"] == 2

@@ -1,0 +1,168 @@
+"""The `emomotion` command fails fast and in one line: every argument is checked before any data work, and
+every error ends it with `emomotion: error: ...` (exit status 2 for an argument, 1 for the data), never a
+traceback. The data runs here use a one-cell notebook folder (`--nbs`), so no real notebook runs."""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emomotion import datasets as ds
+from emomotion import study
+from emomotion.study import main, write_notebook
+
+PARAMS = 'dataset = "synthetic"\ndata_dir = None\nprofile = "quick"\nseed = 0\nout_dir = "x"'
+
+
+def _status(argv) -> int:
+    try:
+        main(argv)
+    except SystemExit as e:
+        return e.code
+    return 0
+
+
+def _one_error_line(err: str) -> str:
+    "The error line of stderr, checked: it is the first line after any usage line, and there is no traceback."
+    assert "Traceback" not in err, err
+    lines = [l for l in err.splitlines() if l.strip() and not l.startswith("usage:")]
+    assert lines and lines[0].startswith("emomotion: error: "), err
+    return lines[0]
+
+
+@pytest.fixture
+def no_data_work(monkeypatch):
+    "Fail the test if the command reaches the data (loading or fingerprinting it)."
+    def forbidden(*a, **k):
+        raise AssertionError("data work started before the arguments were checked")
+    for where, name in ((study, "prepare_data"), (study, "fingerprint"), (ds, "load_dataset"), (ds, "ensure_synthetic")):
+        monkeypatch.setattr(where, name, forbidden)
+
+
+@pytest.fixture
+def nbs(tmp_path):
+    "A study of one one-cell notebook."
+    write_notebook(tmp_path / "nbs" / "01_one.ipynb", ["x = 1"], parameters=PARAMS)
+    return tmp_path / "nbs"
+
+
+def test_no_command_prints_the_usage_and_exits_2():
+    exe = Path(sys.executable).with_name("emomotion")
+    proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.startswith("usage: emomotion")
+    assert "a command is required" in _one_error_line(proc.stderr)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--seed", "-1"], "--seed -1"),
+    (["--seed", str(2**32)], "--seed 4294967296"),
+    (["--only", ""], "names no notebook"),
+    (["--only", ","], "names no notebook"),
+    (["--only", "99"], "matches no notebook"),
+])
+def test_bad_arguments_stop_before_any_data_work(tmp_path, capsys, no_data_work, args, says):
+    out = tmp_path / "out"
+    assert _status(["study", "--profile", "quick", "--out", str(out), "--cache", str(tmp_path / "c"), *args]) == 2
+    assert says in _one_error_line(capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_an_empty_only_does_not_clear_the_previous_run(tmp_path, capsys, no_data_work):
+    out = tmp_path / "out"
+    (out / "tables").mkdir(parents=True)
+    (out / "tables" / "kept.csv").write_text("a\n1\n")
+    (out / "provenance.json").write_text(json.dumps(dict(notebooks=[dict(name="01", outputs=["tables/kept.csv"])])))
+    assert _status(["study", "--only", "", "--out", str(out), "--cache", str(tmp_path / "c")]) == 2
+    assert (out / "tables" / "kept.csv").is_file()
+
+
+def test_unusable_folders_stop_before_any_data_work(tmp_path, capsys, no_data_work):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    base = ["study", "--profile", "quick", "--cache", str(tmp_path / "cache")]
+    cases = [
+        (["--out", str(a_file)], 2, [str(a_file), "is a file"]),                        # --out is a file
+        (["--out", str(a_file / "out")], 2, [str(a_file), "cannot be created"]),       # ... below a file
+        (["--out", str(tmp_path / "o"), "--cache", str(a_file)], 2, [str(a_file), "is a file"]),
+        (["--out", str(tmp_path / "o"), "--dataset", "bandai", "--data", str(tmp_path / "missing")], 2,
+         [str(tmp_path / "missing"), "no such folder"]),
+        (["--out", str(tmp_path / "o"), "--dataset", "kinematic", "--data", str(a_file)], 2,
+         [str(a_file), "is a file, not a folder"]),
+    ]
+    if Path("/proc/self").is_dir():                                     # a folder nobody, root included, writes in
+        cases.append((["--out", "/proc/emomotion-out"], 2, ["/proc/emomotion-out", "cannot write in /proc"]))
+    for args, status, says in cases:
+        assert _status(base + args) == status, args
+        line = _one_error_line(capsys.readouterr().err)
+        assert all(s in line for s in says), (args, line)
+    assert not (tmp_path / "o").exists()
+
+
+def test_report_only_on_a_folder_that_is_no_study(tmp_path, capsys):
+    assert _status(["study", "--report-only", "--out", str(tmp_path)]) == 2
+    assert "holds no provenance.json" in _one_error_line(capsys.readouterr().err)
+
+
+@pytest.fixture(scope="module")
+def kin(tmp_path_factory):
+    "A small generated Kinematic-format dataset: 2 actors x 7 emotions x 1 take."
+    root = tmp_path_factory.mktemp("kin") / "kinematic"
+    ds.generate_kinematic(root, n_actors=2, seed=3, takes=1, seconds=(1.0, 1.5), median_seconds=None,
+                          n_jobs=1, progress=False)
+    return root
+
+
+def test_broken_data_is_one_line_and_exit_1(tmp_path, capsys, kin, nbs):
+    bad = tmp_path / "bad"
+    shutil.copytree(kin, bad)
+    for i, f in enumerate(sorted((bad / "BVH").glob("*/*.bvh"))):
+        f.write_bytes(b"\xff\xfe not UTF-8 \x80" + bytes([i]))             # every file: binary, not a BVH
+    status = _status(["study", "--profile", "quick", "--dataset", "kinematic", "--data", str(bad), "--nbs", str(nbs),
+                      "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")])
+    line = _one_error_line(capsys.readouterr().err)
+    assert status == 1 and str(bad) in line
+
+
+def test_a_folder_of_symlinks_runs(tmp_path, capsys, kin, nbs):
+    links = tmp_path / "links"
+    for f in kin.rglob("*"):
+        if f.is_file():
+            (links / f.relative_to(kin)).parent.mkdir(parents=True, exist_ok=True)
+            (links / f.relative_to(kin)).symlink_to(f)
+    status = _status(["study", "--profile", "quick", "--dataset", "kinematic", "--data", str(links), "--nbs", str(nbs),
+                      "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")])
+    err = capsys.readouterr().err
+    assert status == 0 and "Traceback" not in err, err
+    prov = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert prov["data"]["loaded"]["n_clips"] == 14 and prov["data"]["files"] == 14
+
+
+def test_the_report_lists_duplicates_and_file_info_conflicts(tmp_path, capsys, kin, nbs):
+    data = tmp_path / "data"
+    shutil.copytree(kin, data)
+    first = data / "BVH" / "F01" / "F01A3V1.bvh"
+    shutil.copy(first, first.with_name("F01A3V2.bvh"))                      # the same clip under a second name
+    info = data / "file-info.csv"
+    rows = list(csv.DictReader(info.open()))
+    changed = next(r for r in rows if r["filename"] == "M01H3V1")
+    changed["emotion"] = "Sad"                                              # file-info.csv says Sad, the name Happy
+    with info.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    out = tmp_path / "out"
+    assert _status(["study", "--profile", "quick", "--dataset", "kinematic", "--data", str(data), "--nbs", str(nbs),
+                    "--out", str(out), "--cache", str(tmp_path / "cache")]) == 0, capsys.readouterr().err
+    md = (out / "REPORT.md").read_text()
+    assert "### Files skipped" in md and f"duplicate of {first}" in md and "F01A3V2.bvh" in md
+    assert "### file-info.csv conflicts" in md and "1 conflict(s)" in md
+    row = next(l for l in md.splitlines() if "M01H3V1.bvh" in l)
+    assert "Happy" in row and "Sad" in row
+    assert "duplicate of" in (out / "report.html").read_text()
+    prov = json.loads((out / "provenance.json").read_text())
+    assert [c["path"].endswith("M01H3V1.bvh") for c in prov["data"]["conflicts"]] == [True]
+    assert any(f"duplicate of {first}" in s["error"] for s in prov["skipped_files"]["files"])
