@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from emomotion.datasets import CACHE_VERSION, dataset_files, ensure_synthetic, load_kinematic, synthetic_dir
+from emomotion.datasets import CACHE_VERSION, dataset_files, load_kinematic
+from emomotion.generator import ensure_synthetic, synthetic_dir
 
 
 def main(argv=None):

@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['PROTOCOLS', 'RESULTS_COLUMNS', 'protocols_for', 'make_splitter', 'split_indices', 'make_toy_study', 'Chance',
-           'chance_level', 'binomial_test_vs_chance', 'CVResult', 'cross_validate', 'permutation_test',
-           'plot_confusion', 'confusion_figure', 'plot_per_class_f1', 'save_figure', 'summary_row', 'append_results',
-           'write_tables', 'ResourceMeter']
+           'chance_level', 'binomial_test_vs_chance', 'accuracy_ci', 'chance_test', 'CVResult', 'cross_validate',
+           'count_correct', 'permutation_test', 'plot_confusion', 'confusion_figure', 'plot_per_class_f1',
+           'save_figure', 'summary_row', 'append_results', 'write_tables', 'ResourceMeter']
 
 # %% ../nbs/01a_evaluate.ipynb #576589b1
 import os
@@ -125,6 +125,27 @@ def binomial_test_vs_chance(n_correct: int, n: int, p: float, alternative: str =
     if not 0 < p < 1:
         raise ValueError(f"chance rate p must lie in (0, 1), got {p}")
     return float(binomtest(int(n_correct), int(n), float(p), alternative=alternative).pvalue)
+
+# %% ../nbs/01a_evaluate.ipynb #ddd1c4ae
+def accuracy_ci(n_correct: int, n: int, level: float = 0.95, method: str = "exact") -> tuple[float, float]:
+    """Two-sided `level` confidence interval of the accuracy `n_correct / n`: `method="exact"`
+    (Clopper–Pearson, never too narrow) or `"wilson"` (shorter, approximately `level`)."""
+    if not (0 <= n_correct <= n and n > 0):
+        raise ValueError(f"need 0 <= n_correct <= n and n > 0, got n_correct={n_correct}, n={n}")
+    if method not in ("exact", "wilson", "wilsoncc"):
+        raise ValueError(f"method must be 'exact', 'wilson' or 'wilsoncc', got {method!r}")
+    ci = binomtest(int(n_correct), int(n)).proportion_ci(confidence_level=level, method=method)
+    return float(ci.low), float(ci.high)
+
+
+def chance_test(n_correct: int, n: int, p: float, level: float = 0.95) -> dict:
+    """`n_correct` of `n` against a chance rate `p`: accuracy and its exact interval, the expected count
+    under chance, and exact binomial p-values for above chance, below chance and two-sided."""
+    lo, hi = accuracy_ci(n_correct, n, level)
+    return dict(n_correct=int(n_correct), n=int(n), accuracy=n_correct / n, ci_low=lo, ci_high=hi, chance=p,
+                expected=n * p, p_above=binomial_test_vs_chance(n_correct, n, p, "greater"),
+                p_below=binomial_test_vs_chance(n_correct, n, p, "less"),
+                p_two_sided=binomial_test_vs_chance(n_correct, n, p, "two-sided"))
 
 # %% ../nbs/01a_evaluate.ipynb #fa9b1c6e
 def _fold_metrics(y_true, y_pred) -> dict:
@@ -291,6 +312,16 @@ def cross_validate(model, X, y, protocol: str = "stratified", groups=None, n_spl
         protocol=protocol, n_splits=len(folds), seed=seed,
         groups=None if groups is None else groups[test_index],
         estimators=[o[0] for o in outs] if return_estimator else None, elapsed_s=elapsed)
+
+# %% ../nbs/01a_evaluate.ipynb #b871c25f
+def count_correct(model, X, y, protocol: str = "stratified", groups=None, n_splits: int = 5, seed: int = 0) -> int:
+    """Number of correct out-of-fold predictions of `model` under `protocol`: the folds of `cross_validate`
+    (`split_indices`; `groups` used by `actors` and `groups` only), a fresh clone fitted per fold, nothing else
+    computed. The fast path of the harness for simulations; its count equals `cross_validate`'s."""
+    y = _labels_array(y)
+    folds = split_indices(protocol, y, groups if protocol in ("actors", "groups") else None, n_splits, seed)
+    return int(sum((np.asarray(clone(model).fit(_safe_indexing(X, tr), y[tr]).predict(_safe_indexing(X, te)))
+                    == y[te]).sum() for tr, te in folds))
 
 # %% ../nbs/01a_evaluate.ipynb #f3cc96de
 def permutation_test(model, X, y, protocol: str = "stratified", groups=None, n_splits: int = 5, seed: int = 0,

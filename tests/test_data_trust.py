@@ -1,5 +1,5 @@
 """Data you can trust (issue 13): a cache that is never stale or corrupt, duplicates and odd files listed,
-symlinked datasets, a usable cache folder checked first (emomotion.cache, emomotion.datasets)."""
+symlinked datasets, a usable cache folder checked first (emomotion.cache, emomotion.datasets, emomotion.generator)."""
 import json
 import os
 import shutil
@@ -13,6 +13,8 @@ import pytest
 
 from emomotion import cache
 from emomotion import datasets as ds
+from emomotion import generator as gen
+from emomotion import xsens
 from emomotion.bvh import KEY_JOINTS, read_bvh
 
 BANDAI = Path(__file__).resolve().parents[2] / "shared" / "data" / "bandai-namco-1"
@@ -22,7 +24,7 @@ BANDAI = Path(__file__).resolve().parents[2] / "shared" / "data" / "bandai-namco
 def tiny(tmp_path_factory):
     "A small generated Kinematic-format dataset: 2 actors x 7 emotions, 1-1.5 s clips."
     root = tmp_path_factory.mktemp("gen") / "kinematic"
-    ds.generate_kinematic(root, n_actors=2, seed=4, takes=1, seconds=(1.0, 1.5), median_seconds=None,
+    gen.generate_kinematic(root, n_actors=2, seed=4, takes=1, seconds=(1.0, 1.5), median_seconds=None,
                           n_jobs=1, progress=False)
     return root
 
@@ -51,7 +53,7 @@ def test_cache_root_rule(monkeypatch):
     monkeypatch.setenv("EMOMOTION_CACHE", "~/somewhere")
     assert cache.cache_root() == Path.home() / "somewhere" == ds.cache_root()
     assert cache.cache_root("~/arg") == Path.home() / "arg"
-    assert ds.synthetic_dir("quick", 0).parent == Path.home() / "somewhere" / "synthetic"
+    assert gen.synthetic_dir("quick", 0).parent == Path.home() / "somewhere" / "synthetic"
 
 
 def test_cache_env_is_a_file(tiny, tmp_path, monkeypatch):
@@ -237,7 +239,7 @@ def test_misplaced_kinematic_files_listed(tiny, tmp_path):
 
 
 def test_emokine_unused_and_unlabelled_listed(tmp_path):
-    head = ",".join(["frame_idx", "ms"] + [f"{s}_{a}" for s in ds.XSENS_SEGMENTS for a in "xyz"])
+    head = ",".join(["frame_idx", "ms"] + [f"{s}_{a}" for s in xsens.XSENS_SEGMENTS for a in "xyz"])
     csv = lambda n: "\n".join([head] + [",".join([str(i), str(4 * i)] + [f"{0.1 * i + n:.3f}"] * 69) for i in range(5)])
     root = tmp_path / "emokine"
     for n, d in enumerate(["Data/CSV/CSV_seq1_angry", "Data/CSV/CSV_seq1_sad", "Data/CSV/misc"]):
@@ -245,7 +247,7 @@ def test_emokine_unused_and_unlabelled_listed(tmp_path):
         (root / d / "position.csv").write_text(csv(n))
     c0 = ds.load_emokine(root, cache_dir=tmp_path / "cache", progress=False)    # unlabelled: listed
     assert len(c0) == 2 and "no seq<N>_<emotion> in its path" in reasons(c0)[str(root / "Data/CSV/misc/position.csv")]
-    m = ds.read_xsens_csv(root / "Data/CSV/CSV_seq1_sad/position.csv")
+    m = xsens.read_xsens_csv(root / "Data/CSV/CSV_seq1_sad/position.csv")
     (root / "Data/MVNX").mkdir()
     mv = root / "Data/MVNX/MVNX_seq1_sad.mvnx"
     segs = "".join(f'<segment label="{s}" id="{i}"/>' for i, s in enumerate(m.segments, 1))

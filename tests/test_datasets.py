@@ -1,4 +1,4 @@
-"""Dataset loaders, the Kinematic-format generator, the parse cache and robustness (emomotion.datasets)."""
+"""Dataset loaders, the parse cache and robustness (emomotion.datasets)."""
 import json
 import shutil
 from pathlib import Path
@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 
 from emomotion import datasets as ds
+from emomotion import generator as gen
+from emomotion import xsens
 from emomotion.bvh import KEY_JOINTS, KINEMATIC_CHANNELS, KINEMATIC_JOINTS, KINEMATIC_PARENT_IDX, read_bvh
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -19,7 +21,7 @@ EMOKINE_CSV = SHARED / "data" / "fixtures" / "emokine" / "positionExample.csv"
 def tiny(tmp_path_factory):
     "A small generated Kinematic-format dataset: 2 actors x 7 emotions x 1 take, 1-1.5 s clips."
     root = tmp_path_factory.mktemp("gen") / "kinematic"
-    ds.generate_kinematic(root, n_actors=2, seed=3, takes=1, seconds=(1.0, 1.5), median_seconds=None,
+    gen.generate_kinematic(root, n_actors=2, seed=3, takes=1, seconds=(1.0, 1.5), median_seconds=None,
                           n_jobs=1, progress=False)
     return root
 
@@ -55,91 +57,6 @@ def test_bandai_names():
         dataset=2, content="raise-up-both-hands", style="not-confident", take=13)
     with pytest.raises(ds.DatasetError, match="dataset-N_<content>_<style>_<NNN>.bvh"):
         ds.parse_bandai_name("dataset-1_walk_001.bvh")
-
-
-# ---------------------------------------------------------------- the generator's files
-def test_generated_format(tiny):
-    files = sorted((tiny / "BVH").glob("*/*.bvh"))
-    assert len(files) == 14 and {f.parent.name for f in files} == {"F01", "M01"}
-    info = pd.read_csv(tiny / "file-info.csv")
-    assert info.columns.tolist() == ["filename", "emotion", "actor_ID", "actor_gender", "scenario_ID", "version"]
-    assert sorted(info.filename) == sorted(f.stem for f in files)
-    for f in files[:3]:
-        meta = ds.parse_kinematic_name(f)
-        row = info.set_index("filename").loc[f.stem]
-        assert (row.emotion, row.actor_ID, row.actor_gender, row.scenario_ID, row.version) == (
-            meta["label"], meta["actor"], meta["gender"], meta["scenario"], meta["version"])
-        b = read_bvh(f)
-        assert b.joints == KINEMATIC_JOINTS and (b.parents == KINEMATIC_PARENT_IDX).all()
-        assert all(c == KINEMATIC_CHANNELS for c in b.channels) and len(b.end_sites) == 13
-        assert b.frame_time == 0.008 and 125 <= b.n_frames <= 188
-        m = b.motion.reshape(b.n_frames, 59, 6)
-        assert np.array_equal(m[:, 1:, :3], np.broadcast_to(b.offsets[1:], m[:, 1:, :3].shape))  # = OFFSET
-        text = f.read_text().splitlines()
-        assert text[0] == "HIERARCHY" and text[1] == "ROOT Hips"
-        assert "CHANNELS 6 Xposition Yposition Zposition Yrotation Xrotation Zrotation" in text[4]
-
-
-def test_generator_deterministic_and_seeded(tmp_path):
-    a = ds.synthesize_clip("M03", "Fearful", 2, 1, 1.2, seed=5)
-    b = ds.synthesize_clip("M03", "Fearful", 2, 1, 1.2, seed=5)
-    c = ds.synthesize_clip("M03", "Fearful", 2, 1, 1.2, seed=6)
-    assert np.array_equal(a.motion, b.motion) and not np.allclose(a.motion, c.motion)
-    # an actor is the same person whatever n_actors is
-    p2 = ds.generator_plan(n_actors=2, seed=1)
-    p22 = ds.generator_plan(n_actors=22, seed=1)
-    assert p2.equals(p22[p22.actor.isin(["F01", "M01"])].reset_index(drop=True))
-    assert ds.generator_actors(22) == [a for pair in zip(ds.KINEMATIC_ACTORS[:11], ds.KINEMATIC_ACTORS[11:]) for a in pair]
-    assert "F04" not in ds.KINEMATIC_ACTORS and len(set(ds.KINEMATIC_ACTORS)) == 22
-
-
-def test_generated_motion_plausible():
-    """Feet on the floor, bones rigid, joints within anatomical ranges, human speeds, per-actor bodies."""
-    J = {j: i for i, j in enumerate(KINEMATIC_JOINTS)}
-    heights = {}
-    for k, (actor, emo, sc) in enumerate([("F01", "Angry", 1), ("M02", "Sad", 0), ("F05", "Happy", 2),
-                                          ("M07", "Fearful", 5), ("F09", "Surprise", 3), ("M11", "Disgust", 4)]):
-        b = ds.synthesize_clip(actor, emo, sc, 1, 4.0, seed=k)
-        P = b.positions() / 100.0
-        feet = b.positions(["RightFoot", "LeftFoot"], end_sites=True)[:, [0, 1, 2, 3], 1] / 100.0
-        assert feet.min() > -0.01 and np.percentile(feet.min(1), 95) < 0.10     # someone stands on the floor
-        bones = np.linalg.norm(P[:, 1:] - P[:, KINEMATIC_PARENT_IDX[1:]], axis=-1)
-        assert np.allclose(bones, bones[0], atol=1e-6)
-        head, hips = P[:, J["Head"], 1], P[:, J["Hips"], 1]
-        assert (head > hips + 0.4).all() and (hips > 0.6).all()
-        speed = np.linalg.norm(np.diff(P, axis=0), axis=-1) * 125
-        assert np.percentile(speed[:, J["RightHand"]], 99) < 8.0 and np.percentile(speed[:, 0], 99) < 3.0
-        m = b.motion.reshape(b.n_frames, 59, 6)          # channels: X Y Z pos, then Y X Z rotation
-        for side in ("Right", "Left"):
-            assert 0 <= m[:, J[f"{side}Leg"], 4].min() and m[:, J[f"{side}Leg"], 4].max() <= 140   # knee
-            elbow = -(1 if side == "Left" else -1) * m[:, J[f"{side}ForeArm"], 3]
-            assert -1e-9 <= elbow.min() and elbow.max() <= 145
-        heights[actor] = head.max()
-    assert len({round(h, 3) for h in heights.values()}) == len(heights)      # every actor has their own body
-
-
-def test_generated_speeds_human_quick_profile():
-    """Every clip of the quick synthetic profile moves at human speeds: key joints < 12 m/s (fast punches
-    reach ~8-10 m/s at the fist), hands accelerate < 300 m/s^2, and emotions still differ in peak speed.
-
-    Acceleration bound: wrist-worn sensors in boxing measure peaks above 120 m/s^2 (boxing motion capture,
-    https://pmc.ncbi.nlm.nih.gov/articles/PMC7645594/ Fig. 4); a minimum-jerk stroke has peak acceleration 3.08 x v_peak / D,
-    which with v_peak <= 10 m/s and the fastest ballistic strokes (D ~ 0.1 s) gives ~300 m/s^2."""
-    kw = {k: v for k, v in ds.SYNTHETIC_PROFILES["quick"].items() if k in ("takes", "seconds", "median_seconds")}
-    plan = ds.generator_plan(ds.SYNTHETIC_PROFILES["quick"]["n_actors"], 0, **kw)
-    assert len(plan) == 84
-    hands = [KEY_JOINTS.index("RightHand"), KEY_JOINTS.index("LeftHand")]
-    peak = {}
-    for r in plan.itertuples():
-        b = ds.synthesize_clip(r.actor, r.label, r.scenario, r.version, r.seconds, 0)
-        P = b.positions(KEY_JOINTS) / 100.0
-        v = np.linalg.norm(np.diff(P, axis=0), axis=-1) * b.fps
-        a = np.linalg.norm(np.diff(P[:, hands], 2, axis=0), axis=-1) * b.fps ** 2
-        assert v.max() < 12.0, (r.filename, KEY_JOINTS[v.max(0).argmax()], v.max())
-        assert a.max() < 300.0, (r.filename, a.max())
-        peak[r.filename] = (r.label, v.max())
-    med = pd.DataFrame(peak.values(), columns=["label", "v"]).groupby("label").v.median()
-    assert med[["Angry", "Fearful", "Surprise", "Happy"]].min() > 1.5 * med[["Sad", "Neutral"]].max(), med
 
 
 # ---------------------------------------------------------------- the Kinematic loader
@@ -185,7 +102,7 @@ def test_file_info_preferred_and_fallback(tiny, tmp_path):
 
 
 def test_v1_and_v2(tmp_path):
-    v1 = ds.generate_kinematic(tmp_path / "v1", n_actors=1, seed=0, takes=1, seconds=(0.5, 0.6), median_seconds=None,
+    v1 = gen.generate_kinematic(tmp_path / "v1", n_actors=1, seed=0, takes=1, seconds=(0.5, 0.6), median_seconds=None,
                                emotions=[e for e in ds.EMOTIONS if e != "Surprise"], n_jobs=1, progress=False)
     c1 = load(v1, tmp_path)
     assert c1.labels == ["Angry", "Disgust", "Fearful", "Happy", "Neutral", "Sad"]
@@ -237,8 +154,9 @@ def test_wrong_roots(tiny, tmp_path):
         ds.load_bandai(tiny, cache_dir=tmp_path / "cache", progress=False)
     with pytest.raises(ds.DatasetError, match="expected the EMOKINE pilot data"):
         ds.load_emokine(tiny, cache_dir=tmp_path / "cache", progress=False)
-    with pytest.raises(ds.DatasetError, match="needs data_dir"):
-        ds.load_dataset("kinematic")
+    for name in ("kinematic", "bandai", "emokine"):       # no guess at where the data are, even when a copy is at hand
+        with pytest.raises(ds.DatasetError, match=f"load_dataset\\('{name}'\\) needs data_dir"):
+            ds.load_dataset(name)
     with pytest.raises(ValueError, match="unknown dataset"):
         ds.load_dataset("cmu", data_dir=tmp_path)
 
@@ -272,22 +190,6 @@ def test_no_disk_cache(tiny, tmp_path):
     np.testing.assert_array_equal(c.full_positions(2), ref.full_positions(2))
 
 
-def test_ensure_synthetic_reuses_and_regenerates(tmp_path, monkeypatch):
-    monkeypatch.setitem(ds.SYNTHETIC_PROFILES, "quick", dict(n_actors=1, takes=1, seconds=(0.5, 0.6), median_seconds=None))
-    out = ds.ensure_synthetic("quick", 0, cache_dir=tmp_path, n_jobs=1, progress=False)
-    assert out.parent == tmp_path / "synthetic" and len(list(out.glob("BVH/*/*.bvh"))) == 7
-    stamp = (out / "generator.json").stat().st_mtime_ns
-    assert ds.ensure_synthetic("quick", 0, cache_dir=tmp_path, progress=False) == out
-    assert (out / "generator.json").stat().st_mtime_ns == stamp          # reused
-    made = json.loads((out / "generator.json").read_text())
-    made["generator_version"] = "0"
-    (out / "generator.json").write_text(json.dumps(made))
-    ds.ensure_synthetic("quick", 0, cache_dir=tmp_path, n_jobs=1, progress=False)
-    assert json.loads((out / "generator.json").read_text())["generator_version"] == ds.GENERATOR_VERSION
-    c = ds.load_dataset("synthetic", profile="quick", cache_dir=tmp_path, n_jobs=1, progress=False)
-    assert c.name == "synthetic" and len(c) == 7 and c.group_col == "actor"
-
-
 # ---------------------------------------------------------------- Bandai-Namco
 @pytest.mark.skipif(not BANDAI.is_dir(), reason="no Bandai-Namco-1 copy at ../shared/data")
 def test_bandai_counts(tmp_path):
@@ -303,61 +205,10 @@ def test_bandai_counts(tmp_path):
     assert h["Head"] > h["Spine3"] > h["Hips"] > h["RightLeg"] > h["RightFoot"] and 1.3 < h["Head"] < 1.9
     arm = np.linalg.norm(p[:, KEY_JOINTS.index("RightForeArm")] - p[:, KEY_JOINTS.index("RightArm")], axis=-1)
     assert 0.2 < arm.mean() < 0.35                                       # an upper arm, in metres
-    assert ds.load_dataset("bandai", cache_dir=tmp_path, progress=False).index.equals(emo.index)
+    assert ds.load_dataset("bandai", BANDAI, cache_dir=tmp_path, progress=False).index.equals(emo.index)
 
 
 # ---------------------------------------------------------------- EMOKINE
-@pytest.mark.skipif(not EMOKINE_CSV.is_file(), reason="no EMOKINE fixture")
-def test_emokine_csv_reader():
-    m = ds.read_xsens_csv(EMOKINE_CSV)
-    assert m.positions.shape == (1661, 23, 3) and m.fps == 240 and m.segments == ds.XSENS_SEGMENTS
-    raw = pd.read_csv(EMOKINE_CSV)
-    np.testing.assert_array_equal(m.positions[:, ds.XSENS_SEGMENTS.index("LeftHand")],
-                                  raw[["LeftHand_x", "LeftHand_y", "LeftHand_z"]].to_numpy())
-    y = ds.xsens_to_y_up(m.positions)
-    up = lambda s: y[:, ds.XSENS_SEGMENTS.index(s), 1]
-    assert (up("Head") > up("Pelvis")).all() and (up("Pelvis") > up("RightFoot")).all()
-    np.testing.assert_array_equal(up("Head"), raw["Head_z"].to_numpy())        # new Y = XSENS Z
-
-
-def test_emokine_csv_errors(tmp_path):
-    head = ",".join(["frame_idx", "ms"] + [f"{s}_{a}" for s in ds.XSENS_SEGMENTS for a in "xyz"])
-    row = lambda i, v="0.1": ",".join([str(i), str(1000 + 4 * i)] + [v] * 69)
-    f = tmp_path / "position.csv"
-    f.write_text(head.replace("LeftToe_z", "LeftToe_w") + "\n" + row(0) + "\n" + row(1) + "\n")
-    with pytest.raises(ds.DatasetError, match=r"line 1: missing columns \['LeftToe_z'\]"):
-        ds.read_xsens_csv(f)
-    f.write_text("\n".join([head, row(0), row(1), row(2, "abc"), row(3)]) + "\n")
-    with pytest.raises(ds.DatasetError, match=r"position.csv, line 4: column 'Pelvis_x' is not a finite number: 'abc'"):
-        ds.read_xsens_csv(f)
-    f.write_text("\n".join([head, row(0), row(1, "nan")]) + "\n")
-    with pytest.raises(ds.DatasetError, match="line 3"):
-        ds.read_xsens_csv(f)
-    f.write_text("\n".join([head, row(0), row(1)]) + "\n")
-    assert ds.read_xsens_csv(f).fps == 250
-
-
-@pytest.mark.skipif(not EMOKINE_CSV.is_file(), reason="no EMOKINE fixture")
-def test_mvnx_reader_matches_csv(tmp_path):
-    m = ds.read_xsens_csv(EMOKINE_CSV)
-    n = 50
-    segs = "".join(f'<segment label="{s}" id="{i}"><points/></segment>' for i, s in enumerate(m.segments, 1))
-    frames = "".join(f'<frame index="{k}" ms="{int(m.ms[k])}" type="normal"><orientation>1 0 0 0</orientation>'
-                     f'<position>{" ".join(repr(float(v)) for v in m.positions[k].ravel())}</position></frame>' for k in range(n))
-    f = tmp_path / "MVNX_seq1_angry.mvnx"
-    f.write_text('<?xml version="1.0"?><mvnx xmlns="http://www.xsens.com/mvn/mvnx" version="4">'
-                 '<subject label="x" frameRate="240" segmentCount="23" configuration="FullBody">'
-                 f'<segments>{segs}</segments><frames segmentCount="23">'
-                 '<frame index="-3" type="identity"><position>1 2 3</position></frame>'
-                 f'{frames}</frames></subject></mvnx>')
-    r = ds.read_mvnx(f)
-    assert r.fps == 240 and r.positions.shape == (n, 23, 3)
-    np.testing.assert_array_equal(r.positions, m.positions[:n])
-    f.write_text(f.read_text()[:-300])
-    with pytest.raises(ds.DatasetError, match="MVNX_seq1_angry.mvnx, line 1: not valid XML"):
-        ds.read_mvnx(f)
-
-
 @pytest.mark.skipif(not EMOKINE_CSV.is_file(), reason="no EMOKINE fixture")
 def test_load_emokine_layout(tmp_path):
     root = tmp_path / "EmokineDataset"
@@ -376,6 +227,37 @@ def test_load_emokine_layout(tmp_path):
     assert p.shape == (100, 17, 3)
     raw = pd.read_csv(EMOKINE_CSV, nrows=100)
     np.testing.assert_allclose(p[:, KEY_JOINTS.index("Head")], raw[["Head_y", "Head_z", "Head_x"]].to_numpy(), atol=1e-6)
-    assert c.full_positions(0).shape == (100, 23, 3) and c.skeleton[0] == ds.XSENS_SEGMENTS
+    assert c.full_positions(0).shape == (100, 23, 3) and c.skeleton[0] == xsens.XSENS_SEGMENTS
     c2 = ds.load_emokine(root, include_explanation=True, cache_dir=tmp_path / "cache", progress=False)
     assert len(c2) == 21 and "Explanation" in c2.labels
+
+
+def test_broken_xsens_file_is_one_line_naming_it(tmp_path):
+    "A broken EMOKINE file is skipped with the reader's one line: error type, file, line and column."
+    head = ",".join(["frame_idx", "ms"] + [f"{s}_{a}" for s in xsens.XSENS_SEGMENTS for a in "xyz"])
+    rows = lambda v: [",".join([str(i), str(4 * i)] + [v if i == 2 else f"{0.1 * i:.2f}"] * 69) for i in range(4)]
+    for emo, v in (("angry", "0.5"), ("sad", "oops")):
+        d = tmp_path / "emokine" / "Data" / "CSV" / f"CSV_seq1_{emo}"
+        d.mkdir(parents=True)
+        (d / "position.csv").write_text("\n".join([head, *rows(v)]) + "\n")
+    with pytest.warns(UserWarning, match="1 of 2 files"):
+        c = ds.load_emokine(tmp_path / "emokine", cache_dir=tmp_path / "cache", progress=False)
+    bad = tmp_path / "emokine" / "Data" / "CSV" / "CSV_seq1_sad" / "position.csv"
+    assert len(c) == 1 and c.skipped.path.tolist() == [str(bad)]
+    assert c.skipped.error[0] == f"XsensError: {bad}, line 4: column 'Pelvis_x' is not a finite number: 'oops'"
+
+
+def test_moved_names_still_found():
+    "generate_kinematic and ensure_synthetic moved to emomotion.generator; datasets still finds them (for now)."
+    assert ds.generate_kinematic is gen.generate_kinematic and ds.ensure_synthetic is gen.ensure_synthetic
+    with pytest.raises(AttributeError, match="has no attribute 'synthetic_dir'"):
+        ds.synthetic_dir
+
+
+def test_import_graph_is_one_way():
+    "datasets imports xsens, never the generator; the generator imports datasets."
+    import subprocess, sys
+    code = ("import sys, emomotion.datasets; "
+            "assert 'emomotion.xsens' in sys.modules and 'emomotion.generator' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert gen.EMOTIONS is ds.EMOTIONS

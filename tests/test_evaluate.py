@@ -11,8 +11,11 @@ from sklearn.neighbors import NearestCentroid
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from emomotion.evaluate import (CVResult, append_results, binomial_test_vs_chance, chance_level, cross_validate,
-                                make_toy_study, permutation_test, split_indices, summary_row, write_tables)
+from scipy.stats import beta, binom
+
+from emomotion.evaluate import (CVResult, accuracy_ci, append_results, binomial_test_vs_chance, chance_level,
+                                chance_test, count_correct, cross_validate, make_toy_study, permutation_test,
+                                split_indices, summary_row, write_tables)
 
 
 class SpyTransformer(TransformerMixin, BaseEstimator):
@@ -269,3 +272,33 @@ def test_seeded_and_parallel_runs_agree(toy):
     np.testing.assert_array_equal(a.y_pred, b.y_pred)
     assert not np.array_equal(a.test_index, c.test_index)
     assert isinstance(a, CVResult)
+
+
+def test_clopper_pearson_matches_beta_quantiles():
+    lo, hi = accuracy_ci(2, 54)
+    assert np.isclose(lo, beta.ppf(0.025, 2, 53)) and np.isclose(hi, beta.ppf(0.975, 3, 52))
+    wl, wh = accuracy_ci(2, 54, method="wilson")
+    assert lo < wl < wh < hi                       # Wilson is shorter than Clopper–Pearson here
+    with pytest.raises(ValueError, match="n_correct <= n"):
+        accuracy_ci(5, 4)
+    with pytest.raises(ValueError, match="method"):
+        accuracy_ci(2, 4, method="normal")
+
+
+def test_study_result_is_far_below_chance():
+    t = chance_test(2, 54, 1 / 6)
+    assert np.isclose(t["p_below"], binom.cdf(2, 54, 1 / 6)) and t["p_below"] < 0.005
+    assert t["p_above"] > 0.99 and t["expected"] == 9
+    assert t["p_below"] == binomial_test_vs_chance(2, 54, 1 / 6, "less")
+
+
+@pytest.mark.parametrize("protocol", ["loo", "groups", "actors", "stratified"])
+def test_count_correct_is_the_harness_fast_path(protocol):
+    """count_correct uses the harness's folds and fresh clones: its hits equal cross_validate's, on numpy or
+    pandas X, with string labels."""
+    X, y, g = make_toy_study(n_actors=6, n_classes=3, per_cell=2, n_features=10, seed=4)
+    r = cross_validate(NearestCentroid(), X, y, protocol, groups=g, n_splits=3, seed=1, progress=False)
+    hits = int((r.y_true == r.y_pred).sum())
+    assert count_correct(NearestCentroid(), X, y, protocol, g, n_splits=3, seed=1) == hits
+    assert count_correct(NearestCentroid(), X.to_numpy(), y, protocol, g, n_splits=3, seed=1) == hits
+

@@ -7,6 +7,7 @@ import pytest
 
 from emomotion import features as F
 from emomotion.bvh import KEY_JOINTS
+from emomotion.kinematics import derivatives
 
 J = {n: i for i, n in enumerate(KEY_JOINTS)}
 REST = np.array([[0, 1.00, 0], [0, 1.45, 0], [0, 1.62, 0],
@@ -65,7 +66,7 @@ def test_dimensionless_jerk_is_scale_free():
     for amp, stretch in [(1, 1), (3, 1), (0.2, 2), (5, 0.5)]:       # amplitude and duration
         tt = np.arange(0, 2 * stretch, 1 / fps) / stretch
         xs = amp * np.stack([np.sin(3 * tt) + 0.3 * np.sin(11 * tt), np.cos(5 * tt), 0 * tt], -1)
-        v, _, j = F.derivatives(xs, fps, window_s=0.1)
+        v, _, j = derivatives(xs, fps, window_s=0.1)
         d = F.dimensionless_jerk(np.linalg.norm(v, axis=-1), j, fps)
         ref = d if ref is None else ref
         assert d == pytest.approx(ref, rel=0.02)

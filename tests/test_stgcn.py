@@ -11,9 +11,10 @@ import torch
 
 from emomotion.bvh import (KEY_JOINTS, KEY_PARENT_IDX, KINEMATIC_JOINTS, KINEMATIC_PARENT_IDX, kinematic_skeleton,
                            read_bvh, write_bvh)
+from emomotion.kinematics import body_height, derivatives, heading, rotate_y
+from emomotion.sequences import TakeBlock, stack_blocks
 from emomotion.stgcn import (FUSIONS, STGCN, FusionSTGCN, Graph, RotateScale, attention_readout, build_tensors,
-                             clip_tensor, key_graph, kinematic_graph, lateral_pair, pack, resample_frames,
-                             stgcn_classifier, unpack)
+                             clip_tensor, key_graph, kinematic_graph, stgcn_classifier)
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 BANDAI = sorted((SHARED / "data" / "bandai-namco-1" / "data").glob("*.bvh"))
@@ -138,30 +139,23 @@ def _motion(rng, T=250, V=17):
     return pose + wave + np.linspace(0, 1, T)[:, None, None] * np.array([0.5, 0.0, 1.0])
 
 
-def test_resample_frames():
-    assert np.allclose(resample_frames(np.full((999, 4, 3), 2.5), 16), 2.5)
-    assert np.allclose(resample_frames(np.arange(6.0), 3), [0.5, 2.5, 4.5])
-    x = np.random.default_rng(0).normal(size=(1000, 5))
-    assert np.allclose(resample_frames(x, 10).mean(0), x.mean(0))     # bins tile the clip: means kept
-    assert resample_frames(np.arange(5.0), 20).shape == (20,)
-
-
 def test_clip_tensor_invariances_and_channels():
     rng = np.random.default_rng(1)
-    pos, par, lat = _motion(rng), np.asarray(KEY_PARENT_IDX), lateral_pair(KEY_JOINTS)
-    x = clip_tensor(pos, 125, par, 24, ("pos", "vel", "bone"), 0, lat)
+    pos, par = _motion(rng), np.asarray(KEY_PARENT_IDX)
+    x = clip_tensor(pos, 125, par, 24, ("pos", "vel", "bone"), 0)
     assert x.shape == (9, 24, 17) and x.dtype == np.float32
     th = 1.1
     R = np.array([[np.cos(th), 0, np.sin(th)], [0, 1, 0], [-np.sin(th), 0, np.cos(th)]])
-    assert np.allclose(x, clip_tensor(3 * pos @ R.T - [2, 0, 7], 125, par, 24, ("pos", "vel", "bone"), 0, lat), atol=1e-5)
+    assert np.allclose(x, clip_tensor(3 * pos @ R.T - [2, 0, 7], 125, par, 24, ("pos", "vel", "bone"), 0), atol=1e-5)
     assert np.allclose(x[:3, :, 0], 0)                     # centred on the root in every frame
     assert not np.allclose(x[3:6, :, 0], 0)                # the root's velocity keeps the locomotion
     # without alignment, a turned body gives a different tensor
-    assert not np.allclose(x, clip_tensor(pos @ R.T, 125, par, 24, ("pos", "vel", "bone"), 0, None), atol=1e-3)
+    assert not np.allclose(x, clip_tensor(pos @ R.T, 125, par, 24, ("pos", "vel", "bone"), 0, canonical=False), atol=1e-3)
     # velocities are per second: the same motion sampled twice as densely gives the same tensor
-    fine = np.repeat(pos, 2, axis=0)[:-1]
-    fine[1::2] = (pos[:-1] + pos[1:]) / 2
-    assert np.allclose(clip_tensor(fine, 250, par, 24)[3:], clip_tensor(pos, 125, par, 24)[3:], atol=2e-3)
+    fine = _motion(np.random.default_rng(1), T=2 * len(pos) - 1)        # the same motion, every other frame between
+    assert np.allclose(fine[::2], pos)
+    coarse = clip_tensor(pos, 125, par, 24)
+    assert np.allclose(clip_tensor(fine, 250, par, 24), coarse, atol=0.01 * np.abs(coarse).max())    # within 1 %
     with pytest.raises(ValueError, match="clipX.*non-finite"):
         bad = pos.copy(); bad[5, 2, 1] = np.nan
         clip_tensor(bad, 125, par, name="clipX")
@@ -198,8 +192,7 @@ def test_build_tensors_shapes_and_cache(tmp_path, monkeypatch):
     gt = build_tensors(clips, n_frames=20, channels=("pos", "vel"))
     assert gt.X.shape == (6, 6, 20, 17) and gt.shape == (6, 20, 17) and gt.graph.V == 17
     assert gt.channels == ["pos_x", "pos_y", "pos_z", "vel_x", "vel_y", "vel_z"]
-    assert np.allclose(gt.X[2], clip_tensor(clips._pos[2], 125, KEY_PARENT_IDX, 20, ("pos", "vel"), 0,
-                                            lateral_pair(KEY_JOINTS)))
+    assert np.allclose(gt.X[2], clip_tensor(clips._pos[2], 125, KEY_PARENT_IDX, 20, ("pos", "vel"), 0))
     again = build_tensors(clips, n_frames=20, channels=("pos", "vel"))
     assert clips.calls == 1 and np.array_equal(again.X, gt.X)         # second call read the cache
     assert build_tensors(clips, n_frames=12).X.shape[2] == 12 and clips.calls == 2
@@ -211,15 +204,32 @@ def test_build_tensors_shapes_and_cache(tmp_path, monkeypatch):
 
 # -- model and estimator
 
-def test_pack_unpack_round_trip():
+def test_clip_tensor_uses_the_shared_kinematics():
+    """Heading, body size and velocities come from emomotion.kinematics (as for the sequences): the pos channel
+    is the clip turned by `heading` about the vertical, centred on the hips and divided by `body_height`, and
+    the vel channel is the Savitzky–Golay derivative of that (not np.gradient's)."""
+    rng = np.random.default_rng(7)
+    pos = rotate_y(_motion(rng, T=125), 0.9) + rng.normal(0, 0.003, (125, 17, 3))       # noisy, turned
+    x = clip_tensor(pos, 125, KEY_PARENT_IDX, 125, ("pos", "vel"), 0)                    # 125 bins: no resampling
+    z = rotate_y(pos, heading(pos, 125)) / body_height(pos)
+    assert np.allclose(x[:3].transpose(1, 2, 0), z - z[:, :1], atol=1e-5)
+    assert np.allclose(x[3:].transpose(1, 2, 0), derivatives(z, 125, (1,))[0], atol=1e-4)
+    assert not np.allclose(x[3:].transpose(1, 2, 0), np.gradient(z, 1 / 125, axis=0), atol=1e-2)
+
+
+def test_fusion_model_unpacks_stack_blocks():
     rng = np.random.default_rng(3)
     Xg, Xf = rng.normal(size=(4, 6, 8, 17)).astype(np.float32), rng.normal(size=(4, 5))
-    P = pack(Xg, Xf)
-    assert P.shape == (4, 6 * 8 * 17 + 5)
-    g2, f2 = unpack(P, (6, 8, 17))
-    assert np.array_equal(g2, Xg) and np.allclose(f2, Xf)
-    with pytest.raises(ValueError, match="feature rows"):
-        pack(Xg, Xf[:3])
+    P, takes = stack_blocks(graph=Xg, features=Xf, dtype="float32")
+    assert P.shape == (4, 6 * 8 * 17 + 5) and P.dtype == np.float32
+    assert np.array_equal(takes["graph"].transform(P), Xg) and np.allclose(takes["features"].transform(P), Xf)
+    m = FusionSTGCN(P.shape[1], 3, key_graph(), (6, 8, 17), "skeleton", channels=(8,), strides=(1,)).eval()
+    with torch.no_grad():
+        a = m(torch.from_numpy(P))
+        b = m.head(m.encoder(torch.from_numpy(Xg)))                 # the graph part, unpacked by hand
+    assert torch.allclose(a, b, atol=1e-6)
+    with pytest.raises(ValueError, match="different numbers of rows"):
+        stack_blocks(graph=Xg, features=Xf[:3])
 
 
 @pytest.mark.parametrize("fusion", FUSIONS)
@@ -268,7 +278,8 @@ def test_rotate_scale_augmentation():
     aug = RotateScale(gs, max_deg=30, scale=0.0)
     x = torch.randn(5, 6 * 4 * 17 + 3)
     out = aug(x, torch.Generator().manual_seed(0))
-    g0, f0 = unpack(x, gs); g1, f1 = unpack(out, gs)
+    take = TakeBlock(0, int(np.prod(gs)), gs)
+    g0, f0, g1, f1 = take.transform(x), x[:, take.stop:], take.transform(out), out[:, take.stop:]
     assert torch.equal(f0, f1)                                          # features untouched
     assert torch.allclose(g0[:, 1], g1[:, 1]) and torch.allclose(g0[:, 4], g1[:, 4])   # y channels unchanged
     n0 = g0[:, [0, 2]].norm(dim=1); n1 = g1[:, [0, 2]].norm(dim=1)
@@ -283,7 +294,7 @@ def test_feature_scaler_is_fitted_on_training_rows_only():
     Xf = rng.normal(size=(n, 4)) + 3
     Xf[2, 2] = Xf[3, 1] = np.nan                                        # imputed inside the fold
     y = np.repeat([0, 1], n // 2)
-    X = pack(Xg, Xf)
+    X, _ = stack_blocks(graph=Xg, features=Xf, dtype="float32")
     est = stgcn_classifier(key_graph(), gs, "concat", max_epochs=2, patience=2, channels=(8,), strides=(1,),
                            feat_dim=8, device="cpu")
     train = np.arange(0, n, 2)

@@ -1,0 +1,126 @@
+"""The Kinematic-format generator: its files, determinism, plausible motion and the cache of generated data
+(emomotion.generator)."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emomotion import datasets as ds
+from emomotion import generator as gen
+from emomotion.bvh import KEY_JOINTS, KINEMATIC_CHANNELS, KINEMATIC_JOINTS, KINEMATIC_PARENT_IDX, read_bvh
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    "A small generated Kinematic-format dataset: 2 actors x 7 emotions x 1 take, 1-1.5 s clips."
+    root = tmp_path_factory.mktemp("gen") / "kinematic"
+    gen.generate_kinematic(root, n_actors=2, seed=3, takes=1, seconds=(1.0, 1.5), median_seconds=None,
+                           n_jobs=1, progress=False)
+    return root
+
+
+def test_generated_format(tiny):
+    files = sorted((tiny / "BVH").glob("*/*.bvh"))
+    assert len(files) == 14 and {f.parent.name for f in files} == {"F01", "M01"}
+    info = pd.read_csv(tiny / "file-info.csv")
+    assert info.columns.tolist() == ["filename", "emotion", "actor_ID", "actor_gender", "scenario_ID", "version"]
+    assert sorted(info.filename) == sorted(f.stem for f in files)
+    for f in files[:3]:
+        meta = ds.parse_kinematic_name(f)
+        row = info.set_index("filename").loc[f.stem]
+        assert (row.emotion, row.actor_ID, row.actor_gender, row.scenario_ID, row.version) == (
+            meta["label"], meta["actor"], meta["gender"], meta["scenario"], meta["version"])
+        b = read_bvh(f)
+        assert b.joints == KINEMATIC_JOINTS and (b.parents == KINEMATIC_PARENT_IDX).all()
+        assert all(c == KINEMATIC_CHANNELS for c in b.channels) and len(b.end_sites) == 13
+        assert b.frame_time == 0.008 and 125 <= b.n_frames <= 188
+        m = b.motion.reshape(b.n_frames, 59, 6)
+        assert np.array_equal(m[:, 1:, :3], np.broadcast_to(b.offsets[1:], m[:, 1:, :3].shape))  # = OFFSET
+        text = f.read_text().splitlines()
+        assert text[0] == "HIERARCHY" and text[1] == "ROOT Hips"
+        assert "CHANNELS 6 Xposition Yposition Zposition Yrotation Xrotation Zrotation" in text[4]
+
+
+def test_generator_deterministic_and_seeded(tmp_path):
+    a = gen.synthesize_clip("M03", "Fearful", 2, 1, 1.2, seed=5)
+    b = gen.synthesize_clip("M03", "Fearful", 2, 1, 1.2, seed=5)
+    c = gen.synthesize_clip("M03", "Fearful", 2, 1, 1.2, seed=6)
+    assert np.array_equal(a.motion, b.motion) and not np.allclose(a.motion, c.motion)
+    # an actor is the same person whatever n_actors is
+    p2 = gen.generator_plan(n_actors=2, seed=1)
+    p22 = gen.generator_plan(n_actors=22, seed=1)
+    assert p2.equals(p22[p22.actor.isin(["F01", "M01"])].reset_index(drop=True))
+    assert gen.generator_actors(22) == [a for pair in zip(ds.KINEMATIC_ACTORS[:11], ds.KINEMATIC_ACTORS[11:]) for a in pair]
+    assert "F04" not in ds.KINEMATIC_ACTORS and len(set(ds.KINEMATIC_ACTORS)) == 22
+
+
+def test_generated_motion_plausible():
+    """Feet on the floor, bones rigid, joints within anatomical ranges, human speeds, per-actor bodies."""
+    J = {j: i for i, j in enumerate(KINEMATIC_JOINTS)}
+    heights = {}
+    for k, (actor, emo, sc) in enumerate([("F01", "Angry", 1), ("M02", "Sad", 0), ("F05", "Happy", 2),
+                                          ("M07", "Fearful", 5), ("F09", "Surprise", 3), ("M11", "Disgust", 4)]):
+        b = gen.synthesize_clip(actor, emo, sc, 1, 4.0, seed=k)
+        P = b.positions() / 100.0
+        feet = b.positions(["RightFoot", "LeftFoot"], end_sites=True)[:, [0, 1, 2, 3], 1] / 100.0
+        assert feet.min() > -0.01 and np.percentile(feet.min(1), 95) < 0.10     # someone stands on the floor
+        bones = np.linalg.norm(P[:, 1:] - P[:, KINEMATIC_PARENT_IDX[1:]], axis=-1)
+        assert np.allclose(bones, bones[0], atol=1e-6)
+        head, hips = P[:, J["Head"], 1], P[:, J["Hips"], 1]
+        assert (head > hips + 0.4).all() and (hips > 0.6).all()
+        speed = np.linalg.norm(np.diff(P, axis=0), axis=-1) * 125
+        assert np.percentile(speed[:, J["RightHand"]], 99) < 8.0 and np.percentile(speed[:, 0], 99) < 3.0
+        m = b.motion.reshape(b.n_frames, 59, 6)          # channels: X Y Z pos, then Y X Z rotation
+        for side in ("Right", "Left"):
+            assert 0 <= m[:, J[f"{side}Leg"], 4].min() and m[:, J[f"{side}Leg"], 4].max() <= 140   # knee
+            elbow = -(1 if side == "Left" else -1) * m[:, J[f"{side}ForeArm"], 3]
+            assert -1e-9 <= elbow.min() and elbow.max() <= 145
+        heights[actor] = head.max()
+    assert len({round(h, 3) for h in heights.values()}) == len(heights)      # every actor has their own body
+
+
+def test_generated_speeds_human_quick_profile():
+    """Every clip of the quick synthetic profile moves at human speeds: key joints < 12 m/s (fast punches
+    reach ~8-10 m/s at the fist), hands accelerate < 300 m/s^2, and emotions still differ in peak speed.
+
+    Acceleration bound: wrist-worn sensors in boxing measure peaks above 120 m/s^2 (boxing motion capture,
+    https://pmc.ncbi.nlm.nih.gov/articles/PMC7645594/ Fig. 4); a minimum-jerk stroke has peak acceleration 3.08 x v_peak / D,
+    which with v_peak <= 10 m/s and the fastest ballistic strokes (D ~ 0.1 s) gives ~300 m/s^2."""
+    kw = {k: v for k, v in gen.SYNTHETIC_PROFILES["quick"].items() if k in ("takes", "seconds", "median_seconds")}
+    plan = gen.generator_plan(gen.SYNTHETIC_PROFILES["quick"]["n_actors"], 0, **kw)
+    assert len(plan) == 84
+    hands = [KEY_JOINTS.index("RightHand"), KEY_JOINTS.index("LeftHand")]
+    peak = {}
+    for r in plan.itertuples():
+        b = gen.synthesize_clip(r.actor, r.label, r.scenario, r.version, r.seconds, 0)
+        P = b.positions(KEY_JOINTS) / 100.0
+        v = np.linalg.norm(np.diff(P, axis=0), axis=-1) * b.fps
+        a = np.linalg.norm(np.diff(P[:, hands], 2, axis=0), axis=-1) * b.fps ** 2
+        assert v.max() < 12.0, (r.filename, KEY_JOINTS[v.max(0).argmax()], v.max())
+        assert a.max() < 300.0, (r.filename, a.max())
+        peak[r.filename] = (r.label, v.max())
+    med = pd.DataFrame(peak.values(), columns=["label", "v"]).groupby("label").v.median()
+    assert med[["Angry", "Fearful", "Surprise", "Happy"]].min() > 1.5 * med[["Sad", "Neutral"]].max(), med
+
+
+def test_ensure_synthetic_reuses_and_regenerates(tmp_path, monkeypatch):
+    monkeypatch.setitem(gen.SYNTHETIC_PROFILES, "quick", dict(n_actors=1, takes=1, seconds=(0.5, 0.6), median_seconds=None))
+    out = gen.ensure_synthetic("quick", 0, cache_dir=tmp_path, n_jobs=1, progress=False)
+    assert out.parent == tmp_path / "synthetic" and len(list(out.glob("BVH/*/*.bvh"))) == 7
+    stamp = (out / "generator.json").stat().st_mtime_ns
+    assert gen.ensure_synthetic("quick", 0, cache_dir=tmp_path, progress=False) == out
+    assert (out / "generator.json").stat().st_mtime_ns == stamp          # reused
+    made = json.loads((out / "generator.json").read_text())
+    made["generator_version"] = "0"
+    (out / "generator.json").write_text(json.dumps(made))
+    gen.ensure_synthetic("quick", 0, cache_dir=tmp_path, n_jobs=1, progress=False)
+    assert json.loads((out / "generator.json").read_text())["generator_version"] == gen.GENERATOR_VERSION
+    c = ds.load_dataset("synthetic", profile="quick", cache_dir=tmp_path, n_jobs=1, progress=False)
+    assert c.name == "synthetic" and len(c) == 7 and c.group_col == "actor"
+
+
+def test_generator_json_names_the_generator(tiny):
+    made = json.loads((tiny / "generator.json").read_text())
+    assert made["generator"] == "emomotion.generator.generate_kinematic"
+    assert made["generator_version"] == gen.GENERATOR_VERSION and made["n_clips"] == 14
