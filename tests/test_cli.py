@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from emomotion import datasets as ds
+from emomotion import generator
 from emomotion import study
 from emomotion.study import main, write_notebook
 
@@ -39,7 +40,7 @@ def no_data_work(monkeypatch):
     "Fail the test if the command reaches the data (loading or fingerprinting it)."
     def forbidden(*a, **k):
         raise AssertionError("data work started before the arguments were checked")
-    for where, name in ((study, "prepare_data"), (study, "fingerprint"), (ds, "load_dataset"), (ds, "ensure_synthetic")):
+    for where, name in ((study, "prepare_data"), (study, "fingerprint"), (ds, "load_dataset"), (generator, "ensure_synthetic")):
         monkeypatch.setattr(where, name, forbidden)
 
 
@@ -111,7 +112,7 @@ def test_report_only_on_a_folder_that_is_no_study(tmp_path, capsys):
 def kin(tmp_path_factory):
     "A small generated Kinematic-format dataset: 2 actors x 7 emotions x 1 take."
     root = tmp_path_factory.mktemp("kin") / "kinematic"
-    ds.generate_kinematic(root, n_actors=2, seed=3, takes=1, seconds=(1.0, 1.5), median_seconds=None,
+    generator.generate_kinematic(root, n_actors=2, seed=3, takes=1, seconds=(1.0, 1.5), median_seconds=None,
                           n_jobs=1, progress=False)
     return root
 

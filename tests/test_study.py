@@ -13,8 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from emomotion.study import (DATA_SOURCES, TIMING_COLUMNS, NotebookError, compare_tables, find_notebooks, fingerprint,
-                             main, model_family, read_results, run_study, select_notebooks, write_notebook)
+from emomotion.provenance import REPORT_FIGURE, fingerprint
+from emomotion.report import display_name, model_family, read_results
+from emomotion.study import (DATA_SOURCES, TIMING_COLUMNS, NotebookError, compare_tables, find_notebooks,
+                             is_runner_notebook, main, run_study, select_notebooks, write_notebook)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = find_notebooks(ROOT / "nbs")
@@ -69,7 +71,8 @@ def _by_name(prov) -> dict:
 
 def test_there_are_notebooks_to_run():
     names = [p.stem for p in NOTEBOOKS]
-    assert names == sorted(names) and not any(n.endswith("_study") for n in names)
+    assert names == sorted(names) and not any(is_runner_notebook(p) for p in NOTEBOOKS)
+    assert not {"07_study", "07a_provenance", "07b_report"} & set(names)
     assert set(FAMILIES) <= set(names), f"model notebooks missing from nbs/: {set(FAMILIES) - set(names)}"
     assert [p.stem for p in select_notebooks(NOTEBOOKS, "02")] == ["02_baselines"]
 
@@ -126,14 +129,16 @@ def test_report_shows_everything(quick):
     page = (out / "report.html").read_text()
     res = read_results(out)
     assert "Headline" in md and "published" in md and "0.534" in md and "Generated data" in md
+    assert "published no number on **synthetic** data" in md          # not the Kinematic numbers as if comparable
     for model in res.model.unique():
-        assert str(model) in md
+        assert display_name(model) in md
     made = [o for n in prov["notebooks"] for o in n.get("outputs", [])]
     for rel in made:
         if rel.endswith((".csv", ".png")):
             assert f"`{rel}`" in md, f"{rel} is not in REPORT.md"
     n_png = sum(rel.endswith(".png") for rel in made)
-    assert page.count('src="data:image/png;base64,') == n_png and 'src="figures/' not in page
+    assert (out / REPORT_FIGURE).is_file() and md.index(REPORT_FIGURE) < md.index("**Table 1.**")
+    assert page.count('src="data:image/png;base64,') == n_png + 1 and 'src="figures/' not in page   # + the headline
     for key in ("packages", "git", "data", "parameters", "notebooks", "skipped_files", "python", "platform"):
         assert key in prov
     assert prov["packages"]["numpy"] and prov["packages"]["torch"] and prov["data"]["generated"]

@@ -1,0 +1,105 @@
+"""The report of a study folder (`emomotion.report`): the published numbers only beside the same dataset, the
+`family` column, display names, the headline figure, and an HTML page made by markdown-it-py (self-contained,
+tables that scroll, nothing raw)."""
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from emomotion.provenance import REPORT_FIGURE
+from emomotion.report import (PUBLISHED, PUBLISHED_COLUMN, display_name, headline_figure, headline_table,
+                              model_family, render_html, render_markdown, write_report)
+from emomotion.study import main
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _results(dataset="kinematic", **extra):
+    return pd.DataFrame(dict(dataset=dataset, model=["Random Forest", "Random Forest", "stgcn_skeleton", "stgcn_features"],
+                             protocol=["stratified", "actors", "actors", "actors"], folds=5,
+                             accuracy=[0.6, 0.5, 0.4, 0.3], accuracy_std=[0.05, 0.04, 0.03, 0.02], chance=0.15,
+                             n_clips=100, **extra))
+
+
+def _study_folder(folder: Path, dataset: str, results: pd.DataFrame) -> Path:
+    (folder / "tables").mkdir(parents=True)
+    (folder / "figures").mkdir()
+    results.to_csv(folder / "tables" / "results.csv", index=False)
+    pd.DataFrame({"note": ["<script>alert(1)</script>"], "text": ["a very long cell " * 40]}).to_csv(
+        folder / "tables" / "toy.csv", index=False)
+    (folder / "figures" / "toy.png").write_bytes(PNG)
+    prov = dict(parameters=dict(dataset=dataset, profile="quick", seed=0), status="ok", command="emomotion study",
+                notebooks=[dict(name="02_toy", status="ok", outputs=["tables/toy.csv", "figures/toy.png"],
+                                results=[dict(dataset=dataset, model="Random Forest", protocol="actors")])])
+    (folder / "provenance.json").write_text(json.dumps(prov))
+    return folder
+
+
+@pytest.mark.parametrize("dataset", ["synthetic", "bandai", "emokine"])
+def test_kinematic_numbers_are_not_shown_beside_other_data(tmp_path, dataset):
+    table = headline_table(_results(dataset))
+    assert PUBLISHED_COLUMN not in table
+    md = write_report(_study_folder(tmp_path, dataset, _results(dataset)))[0].read_text()
+    table1 = md[md.index("**Table 1.**"):md.index("**Table 2.**")]
+    assert "0.534" not in table1 and f"published no number on **{dataset}** data" in table1
+    assert "0.534" in md[md.index("**Table 2.**"):]          # the published numbers stay, as a reference
+
+
+def test_kinematic_numbers_are_shown_beside_kinematic_data():
+    table = headline_table(_results("kinematic"))
+    assert table.loc[0, PUBLISHED_COLUMN].startswith(PUBLISHED.published["rf"])
+    assert table.loc[1, PUBLISHED_COLUMN].startswith(PUBLISHED.published["stgcn"])   # ST-GCN, skeleton only
+    assert table.loc[2, PUBLISHED_COLUMN] == ""                                       # the features-only ablation
+
+
+def test_the_family_column_decides_and_old_files_fall_back_to_the_name():
+    fam = ["rf", "rf", "", "stgcn"]               # the notebook says the last one is an ST-GCN; the name would say no
+    table = headline_table(_results("kinematic", family=fam))
+    assert table.loc[2, PUBLISHED_COLUMN].startswith(PUBLISHED.published["stgcn"])
+    assert table.loc[1, PUBLISHED_COLUMN].startswith(PUBLISHED.published["stgcn"])   # empty family: the name decides
+    assert model_family("Random Forest", "02_baselines", family="none") is None
+    assert model_family("Random Forest", "02_baselines") == "rf"
+
+
+def test_models_are_shown_by_one_display_name(tmp_path):
+    table = headline_table(_results("synthetic"))
+    assert list(table.model) == ["Random Forest", "ST-GCN, skeleton only", display_name("stgcn_features")]
+    md = write_report(_study_folder(tmp_path, "synthetic", _results("synthetic")))[0].read_text()
+    assert "stgcn_skeleton" not in md and md.count("ST-GCN, skeleton only") >= 2     # Table 1 and Table 3
+
+
+def test_the_headline_figure_opens_the_report_and_is_embedded(tmp_path):
+    out = _study_folder(tmp_path, "kinematic", _results())
+    md_path, page = write_report(out)
+    md = md_path.read_text()
+    assert (out / REPORT_FIGURE).read_bytes()[:8] == PNG
+    assert md.index(REPORT_FIGURE) < md.index("**Table 1.**")
+    html = page.read_text()
+    assert html.count('src="data:image/png;base64,') == 2 and 'src="figures/' not in html
+    assert "Other tables and figures" not in md                # the report's own figure is not a leftover
+
+
+def test_no_results_no_stale_figure(tmp_path):
+    out = _study_folder(tmp_path, "kinematic", _results())
+    write_report(out)
+    (out / "tables" / "results.csv").write_text("")
+    write_report(out)
+    assert not (out / REPORT_FIGURE).exists()
+    assert headline_figure(pd.DataFrame(columns=["dataset", "model", "protocol"]), out / "x.png") is None
+
+
+def test_html_is_the_markdown_rendered_tables_scroll_and_nothing_raw(tmp_path):
+    out = _study_folder(tmp_path, "kinematic", _results())
+    page = write_report(out)[1].read_text()
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count('<div class="table"><table>') == page.count("<table>") > 0
+    assert ".table{overflow-x:auto" in page
+    html = render_html(render_markdown([("p", "**bold** and `code`"), ("note", "careful")]), tmp_path)
+    assert "<strong>bold</strong>" in html and "<code>code</code>" in html and "<blockquote>" in html
+
+
+def test_report_only_draws_the_figure(tmp_path, capsys):
+    out = _study_folder(tmp_path, "bandai", _results("bandai"))
+    assert main(["study", "--report-only", "--out", str(out)]) == 0
+    assert (out / REPORT_FIGURE).is_file() and "report.html" in capsys.readouterr().out
