@@ -11,7 +11,7 @@ from pathlib import Path
 cfg = ConfigParser(delimiters=["="])
 cfg.read(Path(__file__).resolve().parents[1] / "settings.ini", encoding="utf-8")
 for req in shlex.split(cfg["DEFAULT"].get("requirements", "")):
-    m = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)\s*(>=|==)\s*([^,;\s]+)", req)
+    m = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)\s*(>=|==)\s*([^,;\s]+)(?:,<[^,;\s]+)?", req)
     if not m:
         sys.exit(f"min_versions: cannot read a floor from requirement {req!r} in settings.ini")
     name, _, version = m.groups()

@@ -3,7 +3,7 @@
 Two sets of files:
   * every Bandai Namco clip under ../shared/data/bandai-namco-1/data (174 files, 22 joints, 30 fps);
   * generated files of the Kinematic dataset's size and format (59 joints, 6 channels each, 125 Hz,
-    1,000-2,700 frames), written by `emomotion.bvh.write_bvh` into a temporary folder.
+    1,000-2,700 frames), written by `emomotion.bvh_writer.write_bvh` into a temporary folder.
 
 For each set and each library: total seconds for read + global positions of all joints (best of
 --repeat passes over the whole set), MB/s of BVH text, frames/s, and our speed-up over pymotion.
@@ -29,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from emomotion.bvh import BVH, KINEMATIC_JOINTS, kinematic_skeleton, read_bvh, write_bvh
+from emomotion.bvh import BVH, kinematic_skeleton, read_bvh
+from emomotion.bvh_writer import write_bvh
+from emomotion.skeletons import KINEMATIC_JOINTS
 
 ROOT = Path(__file__).resolve().parents[1]
 BANDAI = ROOT.parent / "shared" / "data" / "bandai-namco-1" / "data"

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from emomotion.datasets import CACHE_VERSION, dataset_files, load_kinematic
+from emomotion.datasets import dataset_files, load_kinematic
+from emomotion.parsing import CACHE_VERSION
 from emomotion.generator import ensure_synthetic, synthetic_dir
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import fnmatch
-import hashlib
 import json
 import os
 import re
@@ -20,15 +19,15 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from .bvh import KEY_JOINTS, KINEMATIC_JOINTS, read_bvh
-from .cache import atomic_path, atomic_write, cache_root, check_cache_dir
-from .xsens import XSENS_PARENT_IDX, read_xsens, xsens_to_y_up
+from .cache import check_cache_dir
+from .parsing import DatasetError, _parse_file, _scan, _Store
+
+_all_ = ["DatasetError"]   # the loaders' error, defined with the parser that raises it first
 
 # %% auto #0
-__all__ = ['EMOTION_CODES', 'EMOTIONS', 'KINEMATIC_ACTORS', 'BANDAI_KEY_MAP', 'EMOKINE_KEY_MAP', 'CACHE_VERSION',
-           'CONFLICT_COLUMNS', 'BANDAI_EMOTION_STYLES', 'DatasetError', 'parse_kinematic_name', 'normalise_emotion',
-           'key_joint_table', 'Clips', 'files_near', 'dataset_files', 'load_kinematic', 'parse_bandai_name',
-           'load_bandai', 'load_emokine', 'load_dataset']
+__all__ = ['EMOTION_CODES', 'EMOTIONS', 'KINEMATIC_ACTORS', 'CONFLICT_COLUMNS', 'BANDAI_EMOTION_STYLES', 'parse_kinematic_name',
+           'normalise_emotion', 'Clips', 'files_near', 'dataset_files', 'load_kinematic', 'parse_bandai_name',
+           'load_bandai', 'load_emokine', 'load_dataset', 'DatasetError']
 
 # %% ../nbs/00a_datasets.ipynb #1f0e0b72
 EMOTION_CODES: dict[str, str] = {"A": "Angry", "D": "Disgust", "F": "Fearful", "H": "Happy",
@@ -44,10 +43,6 @@ _SYNONYMS = {"anger": "Angry", "angry": "Angry", "disgust": "Disgust", "disguste
              "fear": "Fearful", "fearful": "Fearful", "afraid": "Fearful", "happy": "Happy",
              "happiness": "Happy", "joy": "Happy", "neutral": "Neutral", "sad": "Sad", "sadness": "Sad",
              "surprise": "Surprise", "surprised": "Surprise"}
-
-
-class DatasetError(ValueError):
-    "A dataset folder or file that is not what a loader expects; the message says what was expected."
 
 
 def parse_kinematic_name(name) -> dict:
@@ -76,268 +71,11 @@ def normalise_emotion(value) -> str:
     except KeyError:
         raise DatasetError(f"unknown emotion {value!r}") from None
 
-# %% ../nbs/00a_datasets.ipynb #87b3338b
-BANDAI_KEY_MAP: dict[str, str] = {
-    "Hips": "Hips", "Spine3": "Chest", "Head": "Head",
-    "RightShoulder": "Shoulder_R", "RightArm": "UpperArm_R", "RightForeArm": "LowerArm_R", "RightHand": "Hand_R",
-    "LeftShoulder": "Shoulder_L", "LeftArm": "UpperArm_L", "LeftForeArm": "LowerArm_L", "LeftHand": "Hand_L",
-    "RightUpLeg": "UpperLeg_R", "RightLeg": "LowerLeg_R", "RightFoot": "Foot_R",
-    "LeftUpLeg": "UpperLeg_L", "LeftLeg": "LowerLeg_L", "LeftFoot": "Foot_L"}
-"Key joint -> Bandai-Namco joint (same anatomical point)."
-EMOKINE_KEY_MAP: dict[str, str] = {
-    "Hips": "Pelvis", "Spine3": "T8", "Head": "Head",
-    "RightShoulder": "RightShoulder", "RightArm": "RightUpperArm", "RightForeArm": "RightForeArm", "RightHand": "RightHand",
-    "LeftShoulder": "LeftShoulder", "LeftArm": "LeftUpperArm", "LeftForeArm": "LeftForeArm", "LeftHand": "LeftHand",
-    "RightUpLeg": "RightUpperLeg", "RightLeg": "RightLowerLeg", "RightFoot": "RightFoot",
-    "LeftUpLeg": "LeftUpperLeg", "LeftLeg": "LeftLowerLeg", "LeftFoot": "LeftFoot"}
-"Key joint -> XSENS segment (`xsens.XSENS_SEGMENTS`; the segment's origin is the key joint's point)."
-
-
-def key_joint_table() -> pd.DataFrame:
-    "The key-joint mapping of every skeleton, one row per key joint."
-    return pd.DataFrame({"key joint": KEY_JOINTS, "kinematic / synthetic (Axis Neuron)": KEY_JOINTS,
-                         "bandai": [BANDAI_KEY_MAP[k] for k in KEY_JOINTS],
-                         "emokine (XSENS)": [EMOKINE_KEY_MAP[k] for k in KEY_JOINTS],
-                         "point": ["pelvis centre", "upper thorax (T8)", "base of the skull (C1)",
-                                   "sternoclavicular joint", "shoulder (glenohumeral)", "elbow", "wrist",
-                                   "sternoclavicular joint", "shoulder (glenohumeral)", "elbow", "wrist",
-                                   "hip", "knee", "ankle", "hip", "knee", "ankle"]})
-
-# %% ../nbs/00a_datasets.ipynb #6b5e232b
-CACHE_VERSION = "1"  # bump whenever a change here or in the parsers changes what a parsed file gives
-
-
-def _content_hash(kind: str, data: bytes) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    h.update(f"emomotion-parsed:{kind}:{CACHE_VERSION}\n".encode())
-    h.update(data)
-    return h.hexdigest()
-
-
-def _fps_of(frame_time: float) -> float:
-    fps = 1.0 / float(frame_time)
-    return float(round(fps)) if abs(fps - round(fps)) < 1e-3 * fps else fps
-
-
+# %% ../nbs/00a_datasets.ipynb #76420726
 def _check_cache(cache_dir):
     "Loaders call this before any work: a clear `CacheError` if the cache folder cannot be used (unless `cache_dir=False`)."
     if cache_dir is not False:
         check_cache_dir(cache_dir)
-
-# %% ../nbs/00a_datasets.ipynb #c095edec
-def _parse_kinematic(path):
-    b = read_bvh(path)
-    if b.joints != KINEMATIC_JOINTS:
-        missing = [j for j in KINEMATIC_JOINTS if j not in b.joints]
-        extra = [j for j in b.joints if j not in KINEMATIC_JOINTS]
-        raise DatasetError(f"{path}: not the Kinematic dataset's 59-joint Axis Neuron skeleton "
-                           f"({len(b.joints)} joints, root {b.joints[0] if b.joints else None!r}; "
-                           f"missing {missing[:5]}, unexpected {extra[:5]})")
-    return (b.positions() / 100.0).astype(np.float32), _fps_of(b.frame_time), b.joints, b.parents
-
-
-def _parse_bandai(path):
-    b = read_bvh(path)
-    missing = [n for n in BANDAI_KEY_MAP.values() if n not in b.joints]
-    if missing:
-        raise DatasetError(f"{path}: the Bandai-Namco skeleton should have joints {missing} "
-                           f"(found {len(b.joints)} joints: {b.joints[:6]}…)")
-    return (b.positions() / 100.0).astype(np.float32), _fps_of(b.frame_time), b.joints, b.parents
-
-
-def _parse_xsens(path):
-    m = read_xsens(path)
-    return xsens_to_y_up(m.positions).astype(np.float32), m.fps, list(m.segments), XSENS_PARENT_IDX.copy()
-
-
-_PARSERS = {"kinematic": _parse_kinematic, "bandai": _parse_bandai, "emokine": _parse_xsens}
-_KEY_MAPS = {"kinematic": {k: k for k in KEY_JOINTS}, "bandai": BANDAI_KEY_MAP, "emokine": EMOKINE_KEY_MAP}
-
-
-def _key_index(kind: str, joints) -> np.ndarray:
-    pos = {j: i for i, j in enumerate(joints)}
-    return np.array([pos[_KEY_MAPS[kind][k]] for k in KEY_JOINTS])
-
-
-def _parse_file(kind: str, path, folder):
-    """Worker: hash one file and parse it unless its content is cached. Returns (hash, meta, key or None);
-    `meta["cache_warning"]` tells the caller about a corrupt cache entry that was replaced."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        return None, dict(error=f"OSError: {path}: cannot read: {e.strerror}"), None
-    h = _content_hash(kind, data)
-    del data
-    dest = None if folder is None else Path(folder) / h[:2] / f"{h}.npz"
-    bad_entry = None
-    if dest is not None and dest.exists():
-        try:
-            return h, _read_meta(dest), None
-        except Exception as e:                    # a corrupt cache entry: parse again, and say so
-            bad_entry = f"cache entry {dest} is corrupt ({type(e).__name__}); parsed {path} again"
-    key = full = None
-    try:
-        full, fps, joints, parents = _PARSERS[kind](path)
-        if len(full) < 2:
-            raise DatasetError(f"{path}: only {len(full)} frame(s) of motion")
-        if not np.isfinite(full).all():
-            raise DatasetError(f"{path}: non-finite positions after forward kinematics")
-        key = np.ascontiguousarray(full[:, _key_index(kind, joints)])
-        meta = dict(n_frames=int(len(full)), fps=float(fps), joints=list(joints),
-                    parents=[int(p) for p in parents], error=None)
-    except Exception as e:                        # any failure skips the file; the message names it
-        msg = str(e)
-        if str(path) not in msg:
-            msg = f"{path}: {msg}"
-        meta = dict(error=f"{type(e).__name__}: {msg}")
-    if dest is not None:
-        with atomic_path(dest) as tmp, open(tmp, "wb") as f:
-            arrays = dict(meta=np.array(json.dumps(meta)))
-            if key is not None:
-                arrays.update(key=key, full=full)
-            np.savez(f, **arrays)
-        key = None
-    return h, (meta if bad_entry is None else dict(meta, cache_warning=bad_entry)), key
-
-
-def _read_meta(npz_path) -> dict:
-    "The metadata of a cache entry; raises if the entry is not a complete one."
-    with open(npz_path, "rb") as f, np.load(f) as z:
-        meta = json.loads(str(z["meta"]))
-        ok = isinstance(meta, dict) and "error" in meta and (bool(meta["error"]) or (
-            {"key", "full"} <= set(z.files) and isinstance(meta.get("n_frames"), int)
-            and isinstance(meta.get("fps"), float) and isinstance(meta.get("joints"), list)
-            and isinstance(meta.get("parents"), list)))
-    if not ok:
-        raise ValueError("not a complete cache entry")
-    return meta
-
-
-def _read_array(npz_path, what: str) -> np.ndarray:
-    "`key` or `full` positions of a cache entry; raises if they are missing or not (T, J, 3) finite numbers."
-    with open(npz_path, "rb") as f, np.load(f) as z:
-        a = z[what]
-    if a.ndim != 3 or a.shape[-1] != 3 or len(a) < 2 or (what == "key" and a.shape[1] != len(KEY_JOINTS)):
-        raise ValueError(f"{what} has shape {a.shape}")
-    return a
-
-# %% ../nbs/00a_datasets.ipynb #ec1adf06
-def _skeleton_id(joints, parents) -> str:
-    return hashlib.sha1(json.dumps([list(joints), [int(p) for p in parents]]).encode()).hexdigest()[:12]
-
-
-class _Store:
-    "Where a loaded dataset's parsed motions live: a cache folder, or memory (key joints only)."
-
-    def __init__(self, kind: str, folder):
-        self.kind, self.folder, self.memory = kind, (None if folder is None else Path(folder)), {}
-
-    def _npz(self, h):
-        return self.folder / h[:2] / f"{h}.npz"
-
-    def get(self, h: str, path, what: str = "key") -> np.ndarray:
-        if self.folder is None and what == "key" and h in self.memory:
-            return self.memory[h]
-        if self.folder is not None and self._npz(h).exists():
-            f = self._npz(h)
-            try:
-                return _read_array(f, what)
-            except Exception as e:                # corrupt (truncated, zeroed, garbage): parse again
-                warnings.warn(f"cache entry {f} is corrupt ({type(e).__name__}); parsing {path} again", stacklevel=3)
-                f.unlink(missing_ok=True)
-        # not cached (cache off, cleaned or corrupt): parse the file again
-        h2, meta, key = _parse_file(self.kind, path, self.folder)
-        if h2 != h:
-            raise DatasetError(f"{path}: the file changed since the dataset was loaded; load it again")
-        if meta.get("error"):
-            raise DatasetError(meta["error"])
-        if what == "key" and key is not None:
-            return key
-        if self.folder is not None:
-            return _read_array(self._npz(h), what)
-        full, *_ = _PARSERS[self.kind](path)
-        return full
-
-
-def _file_key(st: os.stat_result) -> list:
-    "What says a file is unchanged since it was hashed: size, mtime, ctime, inode and device."
-    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
-
-
-def _read_manifest(path: Path) -> dict:
-    "A parse-cache manifest, or an empty one (with a warning) when it is unreadable or not of the right shape."
-    empty = {"files": {}, "skeletons": {}}
-    if not path.exists():
-        return empty
-    try:
-        m = json.loads(path.read_text())
-        ok = (isinstance(m, dict) and isinstance(m.get("files"), dict) and isinstance(m.get("skeletons"), dict)
-              and all(isinstance(v, dict) for v in m["files"].values())
-              and all(isinstance(v, list) and len(v) == 2 for v in m["skeletons"].values()))
-    except (OSError, ValueError):
-        ok = False
-    if not ok:
-        warnings.warn(f"{path}: not a valid parse-cache manifest; ignored (every file is hashed again)", stacklevel=4)
-        return empty
-    return m
-
-
-def _manifest_hit(m, key: list, store: _Store, skeletons: dict) -> bool:
-    "Whether a manifest entry can be used as it is: same file key, and a complete result."
-    if not isinstance(m, dict) or m.get("stat") != key or not isinstance(m.get("hash"), str):
-        return False
-    if m.get("error"):
-        return isinstance(m["error"], str)
-    return (isinstance(m.get("n_frames"), int) and isinstance(m.get("fps"), (int, float))
-            and isinstance(m.get("skeleton"), str) and m["skeleton"] in skeletons and store._npz(m["hash"]).exists())
-
-
-def _scan(kind: str, root: Path, paths: list, cache_dir=None, n_jobs: int = -1, progress: bool = True):
-    """Parse `paths` (files under `root`) with the cache. Returns (DataFrame of per-file results, skeletons, store)."""
-    use_cache = cache_dir is not False
-    base = cache_root(cache_dir) / "parsed" / f"v{CACHE_VERSION}"
-    folder = base / kind if use_cache else None
-    store = _Store(kind, folder)
-    man_path = base / "manifests" / f"{kind}-{hashlib.sha1(os.path.realpath(root).encode()).hexdigest()[:16]}.json"
-    manifest = _read_manifest(man_path) if use_cache else {"files": {}, "skeletons": {}}
-    rows, todo = [], []
-    for p in paths:
-        rel = os.path.relpath(p, root)                  # the user's path: symlinks are not resolved
-        try:
-            key = _file_key(os.stat(p))
-        except OSError as e:
-            rows.append(dict(rel=rel, path=str(p), hash=None, error=f"OSError: {p}: {e.strerror}"))
-            continue
-        m = manifest["files"].get(rel)
-        if use_cache and _manifest_hit(m, key, store, manifest["skeletons"]):
-            rows.append(dict(rel=rel, path=str(p), **{k: m.get(k) for k in ("hash", "n_frames", "fps", "skeleton", "error")}))
-        else:
-            rows.append(dict(rel=rel, path=str(p), stat=key))
-            todo.append(len(rows) - 1)
-    if todo:
-        jobs = 1 if len(todo) < 4 else n_jobs
-        tasks = (delayed(_parse_file)(kind, rows[i]["path"], folder) for i in todo)
-        results = Parallel(n_jobs=jobs, return_as="generator")(tasks)
-        for i, (h, meta, key) in zip(todo, tqdm(results, total=len(todo), desc=f"parsing {kind}", unit="file",
-                                                 disable=not progress)):
-            r = rows[i]
-            r.update(hash=h, error=meta.get("error"), n_frames=meta.get("n_frames"), fps=meta.get("fps"))
-            if meta.get("cache_warning"):
-                warnings.warn(meta["cache_warning"], stacklevel=3)
-            if not meta.get("error"):
-                sid = _skeleton_id(meta["joints"], meta["parents"])
-                manifest["skeletons"][sid] = [meta["joints"], meta["parents"]]
-                r["skeleton"] = sid
-            if key is not None:
-                store.memory[h] = key
-            if h is not None:
-                manifest["files"][r["rel"]] = dict(stat=r["stat"], hash=h, n_frames=r["n_frames"], fps=r["fps"],
-                                                   skeleton=r.get("skeleton"), error=r["error"])
-        if use_cache:
-            atomic_write(man_path, json.dumps(manifest))
-    df = pd.DataFrame(rows, columns=["rel", "path", "hash", "n_frames", "fps", "skeleton", "error"])
-    return df, manifest["skeletons"], store
 
 # %% ../nbs/00a_datasets.ipynb #cec97b4e
 CONFLICT_COLUMNS = ["path", "field", "from_name", "from_file_info", "used"]

@@ -22,6 +22,7 @@ from sklearn.model_selection import ShuffleSplit, StratifiedGroupKFold, Stratifi
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from tqdm import tqdm
+from fastcore.basics import patch
 
 # %% ../nbs/02a_torchfit.ipynb #7b2ef031
 def get_device(device="auto") -> torch.device:
@@ -89,7 +90,7 @@ def _as_float_array(X, what="X") -> np.ndarray:
                          f"values (first at index {tuple(int(i) for i in bad)}); impute them first")
     return X
 
-
+# %% ../nbs/02a_torchfit.ipynb #ab12e48f
 def _balanced_accuracy(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
     "Mean per-class recall over the classes present in `y` (codes); numpy, as used every epoch."
     total = np.bincount(y, minlength=n_classes)
@@ -97,7 +98,7 @@ def _balanced_accuracy(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float
     present = total > 0
     return float((hit[present] / total[present]).mean())
 
-
+# %% ../nbs/02a_torchfit.ipynb #20b50c47
 class TorchClassifier(ClassifierMixin, BaseEstimator):
     """A scikit-learn classifier around a torch module class (or factory) `module`.
 
@@ -173,234 +174,254 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         "The keyword arguments passed to `module` (a copy)."
         return {k: getattr(self, k) for k in self._module_param_names}
 
-    # -- helpers
-    def _split(self, y_codes: np.ndarray, groups=None):
-        """Indices (train, val) of the inner validation split: stratified when every class allows it;
-        with `groups`, grouped (no group on both sides) by the first fold of a `StratifiedGroupKFold`."""
-        n = len(y_codes)
-        idx = np.arange(n)
-        if not self.val_size:
-            return idx, idx[:0]
-        if groups is not None:
-            groups = np.asarray(groups)
-            if len(groups) != n:
-                raise ValueError(f"TorchClassifier: groups has {len(groups)} rows, y has {n}")
-            n_folds = max(2, int(round(n / self.val_size)) if isinstance(self.val_size, (int, np.integer))
-                          else int(round(1 / self.val_size)))
-            if len(np.unique(groups)) >= n_folds:
-                cv = StratifiedGroupKFold(n_folds, shuffle=True, random_state=self.seed)
-                with warnings.catch_warnings():   # small classes: stratification is best effort here
-                    warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-                    tr, va = next(cv.split(idx, y_codes, groups))
-                return np.sort(tr), np.sort(va)
-        n_classes = int(y_codes.max()) + 1
-        n_val = self.val_size if isinstance(self.val_size, (int, np.integer)) else math.ceil(self.val_size * n)
-        counts = np.bincount(y_codes, minlength=n_classes)
-        if counts.min() >= 2 and n_classes <= n_val <= n - n_classes:
-            sp = StratifiedShuffleSplit(1, test_size=int(n_val), random_state=self.seed)
-        else:
-            if n_val >= n:
-                raise ValueError(f"TorchClassifier: val_size={self.val_size} leaves no training rows "
-                                 f"out of {n}")
-            sp = ShuffleSplit(1, test_size=int(n_val), random_state=self.seed)
-        tr, va = next(sp.split(idx, y_codes))
-        return np.sort(tr), np.sort(va)
-
-    def _class_weights(self, y_codes: np.ndarray, n_classes: int):
-        cw = self.class_weight
-        if cw is None:
-            return None
-        if isinstance(cw, str):
-            if cw != "balanced":
-                raise ValueError(f"class_weight must be 'balanced', None, a dict or an array, got {cw!r}")
-            counts = np.bincount(y_codes, minlength=n_classes).astype(np.float64)
-            w = np.where(counts > 0, len(y_codes) / (n_classes * np.maximum(counts, 1)), 0.0)
-        elif isinstance(cw, dict):
-            w = np.array([float(cw.get(c, 1.0)) for c in self.classes_])
-        else:
-            w = np.asarray(cw, dtype=np.float64)
-            if w.shape != (n_classes,):
-                raise ValueError(f"class_weight array must have one weight per class ({n_classes})")
-        return torch.as_tensor(w, dtype=torch.float32)
-
-    def _make_optimizer(self, params):
-        name = str(self.optimizer).lower()
-        if name == "adamw":
-            return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
-        if name == "adam":
-            return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
-        if name == "sgd":
-            return torch.optim.SGD(params, lr=self.lr, weight_decay=self.weight_decay, momentum=0.9, nesterov=True)
-        raise ValueError(f"optimizer must be 'adamw', 'adam' or 'sgd', got {self.optimizer!r}")
-
-    def _make_scheduler(self, opt, steps_per_epoch: int):
-        "(scheduler, steps per batch?) for `self.scheduler`."
-        s = self.scheduler
-        if s is None:
-            return None, False
-        if s == "onecycle":
-            return torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=self.lr, total_steps=max(1, self.max_epochs * steps_per_epoch)), True
-        if s == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.max_epochs)), False
-        raise ValueError(f"scheduler must be 'onecycle', 'cosine' or None, got {s!r}")
-
-    def _batches(self, n: int, generator: torch.Generator | None):
-        "Index batches over n rows (shuffled with `generator`); a trailing batch of one is dropped."
-        order = torch.randperm(n, generator=generator).numpy() if generator is not None else np.arange(n)
-        bs = int(self.batch_size)
-        out = [order[i:i + bs] for i in range(0, n, bs)]
-        if generator is not None and len(out) > 1 and len(out[-1]) == 1:
-            out = out[:-1]  # a batch of one breaks BatchNorm and gives a noisy step
-        return out
-
-    def _logits(self, X: np.ndarray, batch_size: int | None = None) -> torch.Tensor:
-        "Logits (on CPU) of `module_` in eval mode for rows of X."
-        self.module_.eval()
-        bs = batch_size or max(int(self.batch_size), 256)
-        outs = []
-        with torch.no_grad():
-            for i in range(0, len(X), bs):
-                xb = torch.from_numpy(X[i:i + bs]).to(self.device_)
-                outs.append(self.module_(xb).float().cpu())
-        return torch.cat(outs) if outs else torch.empty(0, len(self.classes_))
-
-    # -- fit / predict
-    def fit(self, X, y, groups=None):
-        """Train on (X, y): inner stratified validation split, early stopping, best checkpoint.
-
-        With `groups` (e.g. actors), the validation split is grouped as well, so the epoch is chosen on
-        people the network has not trained on (falls back to stratified when there are too few groups)."""
-        if self.module is None:
-            raise ValueError("TorchClassifier: `module` (an nn.Module class or factory) is required")
-        if self.monitor not in _MONITORS:
-            raise ValueError(f"monitor must be one of {sorted(_MONITORS)}, got {self.monitor!r}")
-        X = _as_float_array(X)
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(X):
-            raise ValueError(f"TorchClassifier: y must be 1-D with one label per row of X "
-                             f"(X has {len(X)} rows, y has shape {y.shape})")
-        check_classification_targets(y)
-        self.classes_, y_codes = np.unique(y, return_inverse=True)
-        n_classes = len(self.classes_)
-        if n_classes < 2:
-            raise ValueError(f"TorchClassifier: need at least 2 classes, got {list(self.classes_)}")
-        if X.ndim == 2:
-            self.n_features_in_ = X.shape[1]
-        self.input_shape_ = X.shape[1:]
-        self.device_ = get_device(self.device)
-        dev = self.device_
-        fork_devices = [dev.index or 0] if dev.type == "cuda" else []
-        with torch.random.fork_rng(devices=fork_devices):
-            torch.manual_seed(self.seed)
-            self._fit(X, y_codes.astype(np.int64), n_classes, groups)
-        return self
-
-    def _fit(self, X, y, n_classes, groups=None):
-        dev = self.device_
-        rng = np.random.default_rng(self.seed)
-        g_cpu = torch.Generator().manual_seed(self.seed)
-        g_dev = torch.Generator(device=dev).manual_seed(self.seed + 1)
-        tr, va = self._split(y, groups)
-        X_tr, y_tr = X[tr], y[tr]
-        if self.resample is not None:
-            X_tr, y_tr = self.resample(X_tr, y_tr, rng)
-            X_tr = _as_float_array(X_tr, "resampled X"); y_tr = np.asarray(y_tr, dtype=np.int64)
-        X_va, y_va = X[va], y[va]
-        self.n_train_, self.n_val_ = len(X_tr), len(X_va)
-
-        n_in = X.shape[1] if X.ndim == 2 else tuple(X.shape[1:])
-        model = self.module(n_in, n_classes, **self.module_params).to(dev)
-        weight = self._class_weights(y_tr, n_classes)
-        weight = weight.to(dev) if weight is not None else None
-        crit = nn.CrossEntropyLoss(weight=weight, label_smoothing=float(self.label_smoothing))
-        crit_val = nn.CrossEntropyLoss(weight=weight)
-        opt = self._make_optimizer(model.parameters())
-        bs, n_tr = int(self.batch_size), len(X_tr)
-        n_steps = math.ceil(n_tr / bs) - (1 if n_tr > bs and n_tr % bs == 1 else 0)
-        sched, per_batch = self._make_scheduler(opt, n_steps)
-        sign = _MONITORS[self.monitor]
-        if self.monitor.startswith("val") and len(X_va) == 0:
-            raise ValueError(f"monitor={self.monitor!r} needs a validation split (val_size > 0)")
-        y_tr_t = torch.from_numpy(y_tr)
-        best, best_state, best_epoch, bad = -np.inf, None, -1, 0
-        rows = []
-        epochs = range(self.max_epochs)
-        bar = tqdm(epochs, desc=type(model).__name__, leave=False) if self.verbose else epochs
-        self.module_ = model
-        for epoch in bar:
-            t0 = time.perf_counter()
-            model.train()
-            lr_now = opt.param_groups[0]["lr"]
-            tot, cnt = 0.0, 0
-            for idx in self._batches(len(X_tr), g_cpu):
-                xb = torch.from_numpy(X_tr[idx]).to(dev)
-                yb = y_tr_t[idx].to(dev)
-                if self.augment is not None:
-                    xb = self.augment(xb, g_dev)
-                if self.mixup_alpha and self.mixup_alpha > 0:
-                    lam = float(rng.beta(self.mixup_alpha, self.mixup_alpha))
-                    perm = torch.randperm(len(idx), generator=g_cpu).to(dev)
-                    out = model(lam * xb + (1 - lam) * xb[perm])
-                    loss = lam * crit(out, yb) + (1 - lam) * crit(out, yb[perm])
-                else:
-                    loss = crit(model(xb), yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if self.grad_clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
-                opt.step()
-                if sched is not None and per_batch:
-                    sched.step()
-                tot += float(loss.detach()) * len(idx); cnt += len(idx)
-            row = {"epoch": epoch + 1, "train_loss": tot / max(cnt, 1), "lr": lr_now}
-            if sched is not None and not per_batch:
-                sched.step()
-            if len(X_va):
-                logits = self._logits(X_va)
-                row["val_loss"] = float(crit_val(logits.to(dev), torch.from_numpy(y_va).to(dev)))
-                pred = logits.argmax(1).numpy()
-                row["val_acc"] = float((pred == y_va).mean())
-                row["val_bacc"] = _balanced_accuracy(y_va, pred, n_classes)
-            row["time_s"] = time.perf_counter() - t0
-            score = sign * row[self.monitor]
-            improved = score > best + 1e-12
-            if improved:
-                best, best_epoch, bad = score, epoch + 1, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                bad += 1
-            row["best"] = improved
-            rows.append(row)
-            if self.verbose:
-                bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k in ("train_loss", "val_loss", "val_acc")})
-            if self.on_epoch is not None:
-                self.on_epoch(self, row)
-            if self.patience is not None and bad >= self.patience:
-                break
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        self.best_epoch_ = best_epoch
-        self.history_ = pd.DataFrame(rows)
-        return self
-
-    def predict_proba(self, X) -> np.ndarray:
-        "Class probabilities (N, n_classes), columns in the order of `classes_`."
-        check_is_fitted(self, "module_")
-        X = _as_float_array(X)
-        if X.shape[1:] != tuple(self.input_shape_):
-            raise ValueError(f"TorchClassifier: X has shape {X.shape[1:]} per row, fitted on {tuple(self.input_shape_)}")
-        return torch.softmax(self._logits(X), dim=1).double().numpy()
-
-    def predict(self, X) -> np.ndarray:
-        "Predicted class labels."
-        return self.classes_[self.predict_proba(X).argmax(1)]
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         tags.non_deterministic = False
         return tags
+
+# %% ../nbs/02a_torchfit.ipynb #014f11df
+@patch
+def _split(self: TorchClassifier, y_codes: np.ndarray, groups=None):
+    """Indices (train, val) of the inner validation split: stratified when every class allows it;
+    with `groups`, grouped (no group on both sides) by the first fold of a `StratifiedGroupKFold`."""
+    n = len(y_codes)
+    idx = np.arange(n)
+    if not self.val_size:
+        return idx, idx[:0]
+    if groups is not None:
+        groups = np.asarray(groups)
+        if len(groups) != n:
+            raise ValueError(f"TorchClassifier: groups has {len(groups)} rows, y has {n}")
+        n_folds = max(2, int(round(n / self.val_size)) if isinstance(self.val_size, (int, np.integer))
+                      else int(round(1 / self.val_size)))
+        if len(np.unique(groups)) >= n_folds:
+            cv = StratifiedGroupKFold(n_folds, shuffle=True, random_state=self.seed)
+            with warnings.catch_warnings():   # small classes: stratification is best effort here
+                warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+                tr, va = next(cv.split(idx, y_codes, groups))
+            return np.sort(tr), np.sort(va)
+    n_classes = int(y_codes.max()) + 1
+    n_val = self.val_size if isinstance(self.val_size, (int, np.integer)) else math.ceil(self.val_size * n)
+    counts = np.bincount(y_codes, minlength=n_classes)
+    if counts.min() >= 2 and n_classes <= n_val <= n - n_classes:
+        sp = StratifiedShuffleSplit(1, test_size=int(n_val), random_state=self.seed)
+    else:
+        if n_val >= n:
+            raise ValueError(f"TorchClassifier: val_size={self.val_size} leaves no training rows "
+                             f"out of {n}")
+        sp = ShuffleSplit(1, test_size=int(n_val), random_state=self.seed)
+    tr, va = next(sp.split(idx, y_codes))
+    return np.sort(tr), np.sort(va)
+
+# %% ../nbs/02a_torchfit.ipynb #d1aa17b2
+@patch
+def _class_weights(self: TorchClassifier, y_codes: np.ndarray, n_classes: int):
+    cw = self.class_weight
+    if cw is None:
+        return None
+    if isinstance(cw, str):
+        if cw != "balanced":
+            raise ValueError(f"class_weight must be 'balanced', None, a dict or an array, got {cw!r}")
+        counts = np.bincount(y_codes, minlength=n_classes).astype(np.float64)
+        w = np.where(counts > 0, len(y_codes) / (n_classes * np.maximum(counts, 1)), 0.0)
+    elif isinstance(cw, dict):
+        w = np.array([float(cw.get(c, 1.0)) for c in self.classes_])
+    else:
+        w = np.asarray(cw, dtype=np.float64)
+        if w.shape != (n_classes,):
+            raise ValueError(f"class_weight array must have one weight per class ({n_classes})")
+    return torch.as_tensor(w, dtype=torch.float32)
+
+# %% ../nbs/02a_torchfit.ipynb #56d5cbd7
+@patch
+def _make_optimizer(self: TorchClassifier, params):
+    name = str(self.optimizer).lower()
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=self.lr, weight_decay=self.weight_decay, momentum=0.9, nesterov=True)
+    raise ValueError(f"optimizer must be 'adamw', 'adam' or 'sgd', got {self.optimizer!r}")
+
+# %% ../nbs/02a_torchfit.ipynb #81685664
+@patch
+def _make_scheduler(self: TorchClassifier, opt, steps_per_epoch: int):
+    "(scheduler, steps per batch?) for `self.scheduler`."
+    s = self.scheduler
+    if s is None:
+        return None, False
+    if s == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=self.lr, total_steps=max(1, self.max_epochs * steps_per_epoch)), True
+    if s == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.max_epochs)), False
+    raise ValueError(f"scheduler must be 'onecycle', 'cosine' or None, got {s!r}")
+
+# %% ../nbs/02a_torchfit.ipynb #c0475cfb
+@patch
+def _batches(self: TorchClassifier, n: int, generator: torch.Generator | None):
+    "Index batches over n rows (shuffled with `generator`); a trailing batch of one is dropped."
+    order = torch.randperm(n, generator=generator).numpy() if generator is not None else np.arange(n)
+    bs = int(self.batch_size)
+    out = [order[i:i + bs] for i in range(0, n, bs)]
+    if generator is not None and len(out) > 1 and len(out[-1]) == 1:
+        out = out[:-1]  # a batch of one breaks BatchNorm and gives a noisy step
+    return out
+
+# %% ../nbs/02a_torchfit.ipynb #a611e8db
+@patch
+def _logits(self: TorchClassifier, X: np.ndarray, batch_size: int | None = None) -> torch.Tensor:
+    "Logits (on CPU) of `module_` in eval mode for rows of X."
+    self.module_.eval()
+    bs = batch_size or max(int(self.batch_size), 256)
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(X), bs):
+            xb = torch.from_numpy(X[i:i + bs]).to(self.device_)
+            outs.append(self.module_(xb).float().cpu())
+    return torch.cat(outs) if outs else torch.empty(0, len(self.classes_))
+
+# -- fit / predict
+
+# %% ../nbs/02a_torchfit.ipynb #6d97815c
+@patch
+def fit(self: TorchClassifier, X, y, groups=None):
+    """Train on (X, y): inner stratified validation split, early stopping, best checkpoint.
+
+    With `groups` (e.g. actors), the validation split is grouped as well, so the epoch is chosen on
+    people the network has not trained on (falls back to stratified when there are too few groups)."""
+    if self.module is None:
+        raise ValueError("TorchClassifier: `module` (an nn.Module class or factory) is required")
+    if self.monitor not in _MONITORS:
+        raise ValueError(f"monitor must be one of {sorted(_MONITORS)}, got {self.monitor!r}")
+    X = _as_float_array(X)
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != len(X):
+        raise ValueError(f"TorchClassifier: y must be 1-D with one label per row of X "
+                         f"(X has {len(X)} rows, y has shape {y.shape})")
+    check_classification_targets(y)
+    self.classes_, y_codes = np.unique(y, return_inverse=True)
+    n_classes = len(self.classes_)
+    if n_classes < 2:
+        raise ValueError(f"TorchClassifier: need at least 2 classes, got {list(self.classes_)}")
+    if X.ndim == 2:
+        self.n_features_in_ = X.shape[1]
+    self.input_shape_ = X.shape[1:]
+    self.device_ = get_device(self.device)
+    dev = self.device_
+    fork_devices = [dev.index or 0] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork_devices):
+        torch.manual_seed(self.seed)
+        self._fit(X, y_codes.astype(np.int64), n_classes, groups)
+    return self
+
+# %% ../nbs/02a_torchfit.ipynb #b5281279
+@patch
+def _fit(self: TorchClassifier, X, y, n_classes, groups=None):
+    dev = self.device_
+    rng = np.random.default_rng(self.seed)
+    g_cpu = torch.Generator().manual_seed(self.seed)
+    g_dev = torch.Generator(device=dev).manual_seed(self.seed + 1)
+    tr, va = self._split(y, groups)
+    X_tr, y_tr = X[tr], y[tr]
+    if self.resample is not None:
+        X_tr, y_tr = self.resample(X_tr, y_tr, rng)
+        X_tr = _as_float_array(X_tr, "resampled X"); y_tr = np.asarray(y_tr, dtype=np.int64)
+    X_va, y_va = X[va], y[va]
+    self.n_train_, self.n_val_ = len(X_tr), len(X_va)
+
+    n_in = X.shape[1] if X.ndim == 2 else tuple(X.shape[1:])
+    model = self.module(n_in, n_classes, **self.module_params).to(dev)
+    weight = self._class_weights(y_tr, n_classes)
+    weight = weight.to(dev) if weight is not None else None
+    crit = nn.CrossEntropyLoss(weight=weight, label_smoothing=float(self.label_smoothing))
+    crit_val = nn.CrossEntropyLoss(weight=weight)
+    opt = self._make_optimizer(model.parameters())
+    bs, n_tr = int(self.batch_size), len(X_tr)
+    n_steps = math.ceil(n_tr / bs) - (1 if n_tr > bs and n_tr % bs == 1 else 0)
+    sched, per_batch = self._make_scheduler(opt, n_steps)
+    sign = _MONITORS[self.monitor]
+    if self.monitor.startswith("val") and len(X_va) == 0:
+        raise ValueError(f"monitor={self.monitor!r} needs a validation split (val_size > 0)")
+    y_tr_t = torch.from_numpy(y_tr)
+    best, best_state, best_epoch, bad = -np.inf, None, -1, 0
+    rows = []
+    epochs = range(self.max_epochs)
+    bar = tqdm(epochs, desc=type(model).__name__, leave=False) if self.verbose else epochs
+    self.module_ = model
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        lr_now = opt.param_groups[0]["lr"]
+        tot, cnt = 0.0, 0
+        for idx in self._batches(len(X_tr), g_cpu):
+            xb = torch.from_numpy(X_tr[idx]).to(dev)
+            yb = y_tr_t[idx].to(dev)
+            if self.augment is not None:
+                xb = self.augment(xb, g_dev)
+            if self.mixup_alpha and self.mixup_alpha > 0:
+                lam = float(rng.beta(self.mixup_alpha, self.mixup_alpha))
+                perm = torch.randperm(len(idx), generator=g_cpu).to(dev)
+                out = model(lam * xb + (1 - lam) * xb[perm])
+                loss = lam * crit(out, yb) + (1 - lam) * crit(out, yb[perm])
+            else:
+                loss = crit(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
+            opt.step()
+            if sched is not None and per_batch:
+                sched.step()
+            tot += float(loss.detach()) * len(idx); cnt += len(idx)
+        row = {"epoch": epoch + 1, "train_loss": tot / max(cnt, 1), "lr": lr_now}
+        if sched is not None and not per_batch:
+            sched.step()
+        if len(X_va):
+            logits = self._logits(X_va)
+            row["val_loss"] = float(crit_val(logits.to(dev), torch.from_numpy(y_va).to(dev)))
+            pred = logits.argmax(1).numpy()
+            row["val_acc"] = float((pred == y_va).mean())
+            row["val_bacc"] = _balanced_accuracy(y_va, pred, n_classes)
+        row["time_s"] = time.perf_counter() - t0
+        score = sign * row[self.monitor]
+        improved = score > best + 1e-12
+        if improved:
+            best, best_epoch, bad = score, epoch + 1, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad += 1
+        row["best"] = improved
+        rows.append(row)
+        if self.verbose:
+            bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k in ("train_loss", "val_loss", "val_acc")})
+        if self.on_epoch is not None:
+            self.on_epoch(self, row)
+        if self.patience is not None and bad >= self.patience:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    self.best_epoch_ = best_epoch
+    self.history_ = pd.DataFrame(rows)
+    return self
+
+# %% ../nbs/02a_torchfit.ipynb #e624122d
+@patch
+def predict_proba(self: TorchClassifier, X) -> np.ndarray:
+    "Class probabilities (N, n_classes), columns in the order of `classes_`."
+    check_is_fitted(self, "module_")
+    X = _as_float_array(X)
+    if X.shape[1:] != tuple(self.input_shape_):
+        raise ValueError(f"TorchClassifier: X has shape {X.shape[1:]} per row, fitted on {tuple(self.input_shape_)}")
+    return torch.softmax(self._logits(X), dim=1).double().numpy()
+
+# %% ../nbs/02a_torchfit.ipynb #07981908
+@patch
+def predict(self: TorchClassifier, X) -> np.ndarray:
+    "Predicted class labels."
+    return self.classes_[self.predict_proba(X).argmax(1)]
 
 # %% ../nbs/02a_torchfit.ipynb #4c6461f5
 SMALL_DATA = 300

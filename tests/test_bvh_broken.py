@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emomotion.bvh import BVHError, read_bvh, write_bvh
+from emomotion.bvh import BVHError, read_bvh
+from emomotion.bvh_writer import write_bvh
 from test_bvh_fuzz import mutate, naive_motion
 
 BASE = """HIERARCHY

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emomotion.bvh import FRAME_TIME_RANGE, BVHError, read_bvh, write_bvh
+from emomotion.bvh import FRAME_TIME_RANGE, BVHError, read_bvh
+from emomotion.bvh_writer import write_bvh
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEED_FRAMES = 4

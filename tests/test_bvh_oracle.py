@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from emomotion.bvh import BVH, read_bvh, write_bvh
+from emomotion.bvh import BVH, read_bvh
+from emomotion.bvh_writer import write_bvh
 
 pymotion_bvh = pytest.importorskip("pymotion.io.bvh")
 from pymotion.ops.skeleton_np import fk  # noqa: E402

@@ -14,8 +14,10 @@ import pytest
 from emomotion import cache
 from emomotion import datasets as ds
 from emomotion import generator as gen
+from emomotion import parsing
 from emomotion import xsens
-from emomotion.bvh import KEY_JOINTS, read_bvh
+from emomotion.bvh import read_bvh
+from emomotion.skeletons import KEY_JOINTS
 
 BANDAI = Path(__file__).resolve().parents[2] / "shared" / "data" / "bandai-namco-1"
 
@@ -49,9 +51,9 @@ def test_cache_root_rule(monkeypatch):
     default = Path.home() / ".cache" / "emomotion"
     assert cache.cache_root() == default and cache.cache_root("") == default
     monkeypatch.setenv("EMOMOTION_CACHE", "")
-    assert cache.cache_root() == default == ds.cache_root()
+    assert cache.cache_root() == default == parsing.cache_root()
     monkeypatch.setenv("EMOMOTION_CACHE", "~/somewhere")
-    assert cache.cache_root() == Path.home() / "somewhere" == ds.cache_root()
+    assert cache.cache_root() == Path.home() / "somewhere" == parsing.cache_root()
     assert cache.cache_root("~/arg") == Path.home() / "arg"
     assert gen.synthetic_dir("quick", 0).parent == Path.home() / "somewhere" / "synthetic"
 
@@ -61,7 +63,7 @@ def test_cache_env_is_a_file(tiny, tmp_path, monkeypatch):
     f.write_text("")
     monkeypatch.setenv("EMOMOTION_CACHE", str(f))
     calls = []
-    monkeypatch.setitem(ds._PARSERS, "kinematic", lambda p: calls.append(p))
+    monkeypatch.setitem(parsing._PARSERS, "kinematic", lambda p: calls.append(p))
     with pytest.raises(cache.CacheError, match=r"not-a-folder \(\$EMOMOTION_CACHE\) is a file, not a folder"):
         ds.load_kinematic(tiny, n_jobs=1, progress=False)
     with pytest.raises(cache.CacheError, match="is a file"):
@@ -127,7 +129,7 @@ def test_corrupt_entries_parsed_again(tiny, tmp_path, damage):
         got = [c2.positions(i) for i in range(3)]
     msgs = [str(x.message) for x in w if str(x.message).startswith("cache entry")]
     assert len(msgs) == 3 and all("\n" not in m for m in msgs)
-    e0 = ds._Store("kinematic", entries[0].parents[1])._npz(c.index.content_hash[0])
+    e0 = parsing._Store("kinematic", entries[0].parents[1])._npz(c.index.content_hash[0])
     assert str(e0) in msgs[0] and c.index.path[0] in msgs[0]      # names the entry and the source file
     for a, b in zip(got, ref):
         np.testing.assert_array_equal(a, b)

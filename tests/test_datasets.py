@@ -9,8 +9,10 @@ import pytest
 
 from emomotion import datasets as ds
 from emomotion import generator as gen
+from emomotion import parsing
 from emomotion import xsens
-from emomotion.bvh import KEY_JOINTS, KINEMATIC_CHANNELS, KINEMATIC_JOINTS, KINEMATIC_PARENT_IDX, read_bvh
+from emomotion.bvh import read_bvh
+from emomotion.skeletons import KEY_JOINTS, KINEMATIC_CHANNELS, KINEMATIC_JOINTS, KINEMATIC_PARENT_IDX
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 BANDAI = SHARED / "data" / "bandai-namco-1"
@@ -166,8 +168,8 @@ def test_cache_keyed_by_content(tiny, tmp_path, monkeypatch):
     root = copy_dataset(tiny, tmp_path / "k")
     c = load(root, tmp_path)
     calls = []
-    real = ds._PARSERS["kinematic"]
-    monkeypatch.setitem(ds._PARSERS, "kinematic", lambda p: calls.append(p) or real(p))
+    real = parsing._PARSERS["kinematic"]
+    monkeypatch.setitem(parsing._PARSERS, "kinematic", lambda p: calls.append(p) or real(p))
     c2 = load(root, tmp_path)                                   # manifest hit: no file even read
     assert calls == [] and c2.index.equals(c.index)
     moved = copy_dataset(root, tmp_path / "elsewhere")          # same content, other paths: content hit
@@ -261,3 +263,18 @@ def test_import_graph_is_one_way():
             "assert 'emomotion.xsens' in sys.modules and 'emomotion.generator' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
     assert gen.EMOTIONS is ds.EMOTIONS
+
+
+def test_chapter_sized_modules_import_one_way():
+    """skeletons (plain data) < bvh < bvh_writer, and skeletons < parsing < datasets: each lower module
+    imports without the higher ones, and the old import paths of the moved public names still work."""
+    import subprocess, sys
+    for low, high in (("skeletons", "bvh"), ("bvh", "bvh_writer"), ("parsing", "datasets")):
+        code = (f"import sys, emomotion.{low}; "
+                f"assert 'emomotion.{high}' not in sys.modules, sorted(m for m in sys.modules if 'emomotion' in m)")
+        subprocess.run([sys.executable, "-c", code], check=True)
+    from emomotion import bvh, bvh_writer, skeletons
+    assert ds.DatasetError is parsing.DatasetError and "DatasetError" in ds.__all__
+    assert bvh.write_bvh is bvh_writer.write_bvh and bvh.KEY_JOINTS is skeletons.KEY_JOINTS
+    with pytest.raises(ds.DatasetError, match="only 1 frame"):
+        raise parsing.DatasetError("x.bvh: only 1 frame(s) of motion")
