@@ -656,6 +656,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="cache folder for parsed motions and features (default: $EMOMOTION_CACHE or ~/.cache/emomotion)")
     s.add_argument("--nbs", metavar="DIR", default=None, help="notebook folder (default: nbs/ of this checkout)")
     s.add_argument("--report-only", action="store_true", help="rebuild REPORT.md and report.html from --out; run nothing")
+    from .predict import register_cli   # `emomotion train` and `emomotion predict` (nbs/08_predict.ipynb)
+    register_cli(sub)
     return p
 
 
@@ -665,14 +667,25 @@ def _fail(parser, status: int, error: BaseException):
 
 
 def main(argv=None) -> int:
-    """The `emomotion` console command (`emomotion study ...`). An error ends it with `emomotion: error: ...`
-    (no traceback) and exit status 2 for an argument (a folder, the seed, `--only`), 1 for the data or a notebook."""
+    """The `emomotion` console command (`emomotion study|train|predict ...`). An error ends it with `emomotion: error: ...`
+    (no traceback) and exit status 2 for an argument (a folder, the seed, `--only`, a bundle), 1 for the data or a notebook."""
     parser = _parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    if args.command != "study":
+    if args.command not in ("study", "train", "predict"):
         parser.print_usage(sys.stderr)
-        _fail(parser, 2, UsageError("a command is required: emomotion study [options] (emomotion study --help)"))
+        _fail(parser, 2, UsageError("a command is required: emomotion study|train|predict [options] "
+                                    "(emomotion study --help)"))
+    from .predict import BundleError, SkeletonError
     try:
+        if args.command == "train":       # arguments checked before any data work, as for the study
+            check_seed(args.seed)
+            check_out_dir(args.out)
+            check_cache_dir()
+            if args.dataset != "synthetic":
+                check_data(args.dataset, args.data)
+            return args.func(args)
+        if args.command == "predict":
+            return args.func(args)
         if args.report_only:
             out = Path(args.out).expanduser().resolve()
             if not (out / "provenance.json").is_file():
@@ -683,7 +696,7 @@ def main(argv=None) -> int:
         run_study(dataset=args.dataset, data_dir=args.data, profile=args.profile, seed=args.seed,
                   only=",".join(args.only) if args.only is not None else None, out=args.out,
                   nbs_dir=args.nbs, cache_dir=args.cache)
-    except (UsageError, DataNotFoundError, CacheError) as e:
+    except (UsageError, DataNotFoundError, CacheError, BundleError, SkeletonError) as e:
         _fail(parser, 2, e)
     except (StudyError, DatasetError, BVHError, OSError) as e:
         _fail(parser, 1, e)

@@ -167,3 +167,29 @@ def test_the_report_lists_duplicates_and_file_info_conflicts(tmp_path, capsys, k
     prov = json.loads((out / "provenance.json").read_text())
     assert [c["path"].endswith("M01H3V1.bvh") for c in prov["data"]["conflicts"]] == [True]
     assert any(f"duplicate of {first}" in s["error"] for s in prov["skipped_files"]["files"])
+
+
+def test_train_checks_its_arguments_before_any_data_work(tmp_path, monkeypatch, no_data_work, capsys):
+    "`emomotion train` answers a bad seed, an --out that is a file or a cache that is a file in one line, exit 2."
+    from emomotion import predict
+    monkeypatch.setattr(predict, "train_bundle", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for argv in (["train", "--model", "rf", "--out", str(tmp_path / "m"), "--seed", "-1"],
+                 ["train", "--model", "rf", "--out", str(a_file)]):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2, argv
+        _one_error_line(capsys.readouterr().err)
+    monkeypatch.setenv("EMOMOTION_CACHE", str(a_file))
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--model", "rf", "--out", str(tmp_path / "m")])
+    assert e.value.code == 2 and "is a file" in _one_error_line(capsys.readouterr().err)
+
+
+def test_predict_is_a_command_of_emomotion(tmp_path, capsys):
+    "`emomotion predict` on a folder that is no bundle: the disclaimer, one error line, exit 2."
+    with pytest.raises(SystemExit) as e:
+        main(["predict", str(tmp_path), str(tmp_path / "x.bvh")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "not a model bundle" in _one_error_line(err.split("\n", 1)[1])
