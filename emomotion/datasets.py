@@ -20,14 +20,15 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from .cache import check_cache_dir
+from .profiles import check_profile
 from .parsing import DatasetError, _parse_file, _scan, _Store
 
 _all_ = ["DatasetError"]   # the loaders' error, defined with the parser that raises it first
 
 # %% auto #0
 __all__ = ['EMOTION_CODES', 'EMOTIONS', 'KINEMATIC_ACTORS', 'CONFLICT_COLUMNS', 'BANDAI_EMOTION_STYLES', 'parse_kinematic_name',
-           'normalise_emotion', 'Clips', 'files_near', 'dataset_files', 'load_kinematic', 'parse_bandai_name',
-           'load_bandai', 'load_emokine', 'load_dataset', 'DatasetError']
+           'normalise_emotion', 'Clips', 'files_near', 'dataset_files', 'label_file', 'load_kinematic',
+           'parse_bandai_name', 'load_bandai', 'load_emokine', 'load_dataset', 'DatasetError']
 
 # %% ../nbs/00a_datasets.ipynb #1f0e0b72
 EMOTION_CODES: dict[str, str] = {"A": "Angry", "D": "Disgust", "F": "Fearful", "H": "Happy",
@@ -287,6 +288,15 @@ def dataset_files(dataset: str, root) -> tuple[list[Path], list[tuple[str, str]]
     hits, problems = _walk(where, patterns, depth)
     return sorted(p for _, p in hits), sorted(problems)
 
+# %% ../nbs/00a_datasets.ipynb #a1b2c3d4label
+def label_file(dataset: str, root) -> Path | None:
+    """The file that gives the labels of `dataset`'s clips, when there is one: the Kinematic dataset's
+    `file-info.csv` (beside `BVH/`, else inside it). It decides labels, so the study's fingerprint covers it."""
+    if dataset not in ("kinematic", "synthetic"):
+        return None
+    root = Path(root)
+    return next((p for p in (root / "file-info.csv", root / "BVH" / "file-info.csv") if p.is_file()), None)
+
 # %% ../nbs/00a_datasets.ipynb #7cdf7e9a
 _ACTOR_DIR = re.compile(r"^[FM]\d{2}$")
 _KIN_EXPECT = ("expected the Kinematic dataset as PhysioNet ships it: a folder holding BVH/<actor>/"
@@ -399,7 +409,7 @@ def load_kinematic(root, *, actors=None, name: str = "kinematic", cache_dir=None
                            f"{_what_is_there(bvh_dir)}")
     pre_skipped += [(str(p), f"DatasetError: {p}: not in an actor folder; expected BVH/<actor>/<name>.bvh")
                     for p in found if p.parent.parent != bvh_dir]
-    info_path = next((p for p in (base / "file-info.csv", bvh_dir / "file-info.csv") if p.is_file()), None)
+    info_path = label_file("kinematic", base)
     info = _read_file_info(info_path) if info_path else {}
     rows, conflicts, excluded = [], [], 0
     for p in paths:
@@ -568,8 +578,7 @@ def load_dataset(dataset: str = "synthetic", data_dir=None, profile: str = "quic
     """The clips of `dataset` ('synthetic' | 'kinematic' | 'bandai' | 'emokine') for a notebook run.
     `data_dir`: the real dataset's folder (ignored for synthetic); `profile`: 'quick' or 'full'."""
     from emomotion import generator                 # here, not above: the generator imports this module
-    if profile not in generator.SYNTHETIC_PROFILES:
-        raise ValueError(f"profile must be one of {list(generator.SYNTHETIC_PROFILES)}, got {profile!r}")
+    check_profile(profile)
     kw = dict(cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
     _check_cache(cache_dir)
     if dataset == "synthetic":

@@ -22,12 +22,13 @@ from .bvh import (BVH, KINEMATIC_CHANNELS, KINEMATIC_END_SITE_OFFSETS, KINEMATIC
                            KINEMATIC_JOINTS, KINEMATIC_OFFSETS, KINEMATIC_PARENT_IDX, write_bvh)
 from .cache import atomic_path, atomic_write, cache_root, check_cache_dir
 from .datasets import EMOTION_CODES, EMOTIONS, KINEMATIC_ACTORS
+from .profiles import check_profile, profile_settings
 
 # %% auto #0
 __all__ = ['GENERATOR_VERSION', 'QUALITIES', 'EMOTION_QUALITIES', 'QUALITY_DOCS', 'QUALITY_LIMITS', 'SCENARIOS',
-           'ANATOMICAL_RANGES', 'REAL_CLASS_COUNTS', 'SYNTHETIC_PROFILES', 'actor_body', 'body_skeleton', 'actor_style',
-           'trial_qualities', 'strokes', 'onset_times', 'smooth_noise', 'band_noise', 'synthesize_clip',
-           'generator_actors', 'generator_plan', 'generate_kinematic', 'synthetic_dir', 'ensure_synthetic']
+           'ANATOMICAL_RANGES', 'REAL_CLASS_COUNTS', 'actor_body', 'body_skeleton', 'actor_style', 'trial_qualities',
+           'strokes', 'onset_times', 'smooth_noise', 'band_noise', 'synthesize_clip', 'generator_actors',
+           'generator_plan', 'generate_kinematic', 'synthetic_dir', 'ensure_synthetic']
 
 # %% ../nbs/00b_generator.ipynb #a01252cb
 GENERATOR_VERSION = "3"  # bump whenever a change makes the generator write different files
@@ -500,12 +501,6 @@ def generate_kinematic(out_dir, n_actors: int = 22, seed: int = 0, *, takes: int
     return out
 
 # %% ../nbs/00b_generator.ipynb #3424c2fe
-SYNTHETIC_PROFILES: dict = {
-    "quick": dict(n_actors=6, takes=2, seconds=(2.0, 4.0), median_seconds=None),
-    "full": dict(n_actors=22, takes=None, seconds=(2.3, 21.8), median_seconds=7.1)}
-"Generator settings of `load_dataset('synthetic', profile=...)`."
-
-
 def synthetic_dir(profile: str = "quick", seed: int = 0, cache_dir=None) -> Path:
     "Where `load_dataset('synthetic', ...)` keeps the generated files."
     return cache_root(cache_dir) / "synthetic" / f"kinematic-{profile}-seed{seed}-g{GENERATOR_VERSION}"
@@ -513,10 +508,9 @@ def synthetic_dir(profile: str = "quick", seed: int = 0, cache_dir=None) -> Path
 # %% ../nbs/00b_generator.ipynb #9b0e000b
 def ensure_synthetic(profile: str = "quick", seed: int = 0, cache_dir=None, n_jobs: int = -1, progress: bool = True) -> Path:
     "Generate the synthetic dataset of a profile unless a complete, current copy is in the cache; return its folder."
-    if profile not in SYNTHETIC_PROFILES:
-        raise ValueError(f"profile must be one of {list(SYNTHETIC_PROFILES)}, got {profile!r}")
+    check_profile(profile)
     check_cache_dir(cache_dir)
-    params = dict(SYNTHETIC_PROFILES[profile], seed=seed)
+    params = dict(profile_settings(profile, "generator"), seed=seed)
     out = synthetic_dir(profile, seed, cache_dir)
     want = dict(n_actors=params["n_actors"], seed=seed, takes=params["takes"], emotions=list(EMOTIONS),
                 seconds=list(params["seconds"]), median_seconds=params["median_seconds"], noise=1.0, precision=4)

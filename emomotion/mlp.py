@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 from torch import nn
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.feature_selection import SelectorMixin
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from scipy.special import digamma
@@ -27,6 +26,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .cache import cache_root
+from .evaluate import quiet_splits, stratified_splitter
 from .torchfit import TorchClassifier
 
 # %% ../nbs/03_mlp.ipynb #ad14579a
@@ -292,23 +292,19 @@ class OptunaMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def inner_splits_of(self, X, y, groups=None) -> list:
         "The inner (train, validation) index pairs: stratified, and grouped when `groups` are given."
-        if groups is not None and len(np.unique(groups)) >= self.inner_splits:
-            cv = StratifiedGroupKFold(self.inner_splits, shuffle=True, random_state=self.seed)
-            with warnings.catch_warnings():       # few clips per class: stratification is best effort
-                warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-                return list(cv.split(X, y, groups))
-        return list(StratifiedKFold(self.inner_splits, shuffle=True, random_state=self.seed).split(X, y))
+        grouped = groups is not None and len(np.unique(groups)) >= self.inner_splits
+        with quiet_splits():                      # few clips per class: stratification is best effort
+            return list(stratified_splitter(self.inner_splits, grouped, self.seed).split(X, y, groups if grouped else None))
 
     def _inner_folds(self, X, y, groups=None):
-        "Per inner fold: (imputer+MI+scaler fitted on its training rows, scaled train/val arrays, ranking)."
+        """Per inner fold: the preprocessing of `mlp_pipeline` (imputer → MI ranking of every column → scaler) fitted
+        on its training rows, the scaled train/val arrays and the MI ranking (each trial keeps its top `k`)."""
+        prep = mlp_pipeline(k=X.shape[1], seed=self.seed)[:-1]
         folds = []
         for tr, va in self.inner_splits_of(X, y, groups):
-            imp = SimpleImputer(strategy="median").fit(X[tr])
-            Xtr, Xva = imp.transform(X[tr]), imp.transform(X[va])
-            sel = MutualInfoSelector(k=X.shape[1], random_state=self.seed).fit(Xtr, y[tr])
-            sc = StandardScaler().fit(Xtr)
-            folds.append((sc.transform(Xtr).astype(np.float32), y[tr],
-                          sc.transform(Xva).astype(np.float32), y[va], sel.ranking_,
+            pre = clone(prep).fit(X[tr], y[tr])
+            folds.append((pre.transform(X[tr]).astype(np.float32), y[tr],
+                          pre.transform(X[va]).astype(np.float32), y[va], pre.named_steps["select"].ranking_,
                           None if groups is None else groups[tr]))
         return folds
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .datasets import dataset_files
+from .datasets import dataset_files, label_file
 
 # %% auto #0
 __all__ = ['VERSIONED', 'TRACKED', 'SHARED_TABLES', 'REPORT_FIGURE', 'package_versions', 'git_state', 'fingerprint', 'machine',
@@ -60,6 +60,8 @@ def fingerprint(folder, dataset: str, content_limit: int = 256 * 2**20) -> dict:
     modification times. `skipped` counts what the listing left out (non-regular files, bad names, …)."""
     folder = Path(folder).expanduser().resolve()
     files, skipped = dataset_files(dataset, folder)
+    if (labels := label_file(dataset, folder)) is not None:     # file-info.csv decides labels: in the fingerprint
+        files = [*files, labels]
     files = sorted((os.fsencode(os.path.relpath(p, folder)), Path(p)) for p in files)   # bytes: any file name
     stats = [p.stat() for _, p in files]
     total = sum(s.st_size for s in stats)

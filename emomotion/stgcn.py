@@ -246,20 +246,21 @@ class GraphTensors:
 _BUILD_VERSION = 2   # 2: Savitzky–Golay velocities, heading and body height of the key joints
 
 
-def build_tensors(clips, skeleton: str = "key", n_frames: int = 64, channels=("pos", "vel"),
+def build_tensors(clips, joints: str = "key", n_frames: int = 64, channels=("pos", "vel"),
                   align: bool = True, cache: bool = True) -> GraphTensors:
     """Graph tensors (N, C, n_frames, V) for every clip of a `datasets.Clips`, on the 17 key joints
-    (`skeleton="key"`) or on every joint of the native skeleton (`"full"`, from `clips.skeleton`). Cached on
+    (`joints="key"`) or on every joint of the native skeleton (`"all"`, from `clips.skeleton`; the words of
+    `sequences.build_sequences`). Cached on
     disk (under `cache.cache_root()/stgcn`) by the clips' content hashes (else path, size and mtime) and
     the parameters."""
     channels = tuple(channels)
-    if skeleton == "key":
+    if joints == "key":
         graph = key_graph()
-    elif skeleton == "full":
+    elif joints == "all":
         names, parents = clips.skeleton
         graph = Graph(np.asarray(parents), names)
     else:
-        raise ValueError(f"skeleton must be 'key' or 'full', got {skeleton!r}")
+        raise ValueError(f"joints must be 'key' or 'all', got {joints!r}")
     names = [f"{c}_{a}" for c in channels for a in "xyz"]
     idx = clips.index
     if "content_hash" in idx:
@@ -267,16 +268,16 @@ def build_tensors(clips, skeleton: str = "key", n_frames: int = 64, channels=("p
     else:
         stamp = [(str(p), *((os.stat(p).st_size, os.stat(p).st_mtime_ns) if os.path.exists(str(p)) else (0, 0)))
                  for p in idx["path"]]
-    key = hashlib.sha1(json.dumps([_BUILD_VERSION, clips.name, skeleton, n_frames, channels, align, graph.names,
+    key = hashlib.sha1(json.dumps([_BUILD_VERSION, clips.name, joints, n_frames, channels, align, graph.names,
                                    stamp], default=str).encode()).hexdigest()[:16]
-    path = cache_root() / "stgcn" / f"{clips.name}-{skeleton}-{key}.npy"
+    path = cache_root() / "stgcn" / f"{clips.name}-{joints}-{key}.npy"
     if cache and path.exists():
         return GraphTensors(np.load(path), graph, names)
     fps = idx["fps"].to_numpy(float)
     key = clips.all_positions()
     X = np.empty((len(idx), 3 * len(channels), n_frames, graph.V), np.float32)
     for i in range(len(idx)):
-        pos = key[i] if skeleton == "key" else clips.full_positions(i)
+        pos = key[i] if joints == "key" else clips.full_positions(i)
         X[i] = clip_tensor(pos, fps[i], graph.parents, n_frames, channels, graph.center, align, key=key[i],
                            name=str(idx["path"].iloc[i]))
     if cache:

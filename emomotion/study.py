@@ -26,6 +26,7 @@ from .datasets import DatasetError, files_near
 from .evaluate import ResourceMeter
 from .provenance import (SHARED_TABLES, TRACKED, fingerprint, git_state, load_provenance, machine,
                                   max_rss_mb, now, package_versions, same_study, skipped_files, snapshot)
+from .profiles import PROFILE_NAMES
 from .report import RESULT_KEY, read_results, write_report
 
 # %% auto #0
@@ -37,7 +38,7 @@ __all__ = ['DATASETS', 'PROFILES', 'PARAMETERS', 'RUNNER_MODULES', 'DATA_SOURCES
 
 # %% ../nbs/07_study.ipynb #ea14ba4c
 DATASETS = ("synthetic", "kinematic", "bandai", "emokine")
-PROFILES = ("quick", "full")
+PROFILES = PROFILE_NAMES                        # from emomotion.profiles: the one list
 PARAMETERS = ("dataset", "data_dir", "profile", "seed", "out_dir")
 
 

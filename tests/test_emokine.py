@@ -40,6 +40,23 @@ def test_fit_cache_reuses_only_identical_fits(tmp_path):
     assert len(list(tmp_path.glob("*.pkl"))) == 3
 
 
+
+def test_fit_cache_never_leaves_half_a_model(tmp_path, monkeypatch):
+    "A failure while storing a fitted model leaves neither a partial .pkl nor a temporary file (cache.atomic_path)."
+    import emomotion.emokine as ek
+    X, y, _ = make_toy_study(n_actors=4, n_classes=3, per_cell=3, n_features=4, seed=0)
+
+    def broken_dump(obj, fh):
+        fh.write(b"half a model")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ek.cloudpickle, "dump", broken_dump)
+    with pytest.raises(OSError, match="disk full"):
+        FitCache(LogisticRegression(), str(tmp_path / "fits")).fit(X.to_numpy(), y)
+    assert [p.name for p in (tmp_path / "fits").iterdir()] == []
+    monkeypatch.undo()
+    assert not FitCache(LogisticRegression(), str(tmp_path / "fits")).fit(X.to_numpy(), y).cache_hit_
+
 def test_fusion_averages_members_fitted_in_the_fold(tmp_path):
     X, y, g = make_toy_study(n_actors=5, n_classes=3, per_cell=2, n_features=6, seed=1)
     Xp, tk = stack_blocks(a=X.to_numpy()[:, :3], b=X.to_numpy()[:, 3:])

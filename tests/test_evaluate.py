@@ -1,5 +1,7 @@
 """Tests of the one evaluation harness (emomotion/evaluate.py): protocols, no leakage, chance tests, results.csv."""
 import math
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,9 +15,10 @@ from sklearn.preprocessing import FunctionTransformer
 
 from scipy.stats import beta, binom
 
-from emomotion.evaluate import (CVResult, accuracy_ci, append_results, binomial_test_vs_chance, chance_level,
-                                chance_test, count_correct, cross_validate, make_toy_study, permutation_test,
-                                split_indices, summary_row, write_tables)
+from emomotion.evaluate import (FAMILIES, CVResult, accuracy_ci, append_results, binomial_test_vs_chance,
+                                chance_level, chance_test, count_correct, cross_validate, make_splitter,
+                                make_toy_study, permutation_test, quiet_splits, split_indices, stratified_splitter,
+                                summary_row, write_tables)
 
 
 class SpyTransformer(TransformerMixin, BaseEstimator):
@@ -236,20 +239,71 @@ def test_results_csv_replaces_not_duplicates(tmp_path):
     lr = LogisticRegression(max_iter=500)
     r1 = cross_validate(lr, X, y, "stratified", n_splits=3, seed=0, progress=False)
     r2 = cross_validate(lr, X, y, "actors", groups=actors, n_splits=3, seed=0, progress=False)
-    append_results(r1, tmp_path, "toy", "LR")
-    append_results(r2, tmp_path, "toy", "LR")
-    append_results(r1, tmp_path, "other", "LR")
-    append_results(r1, tmp_path, "toy", "LR", notes="second run")
+    append_results(r1, tmp_path, "toy", "LR", family="svm")
+    append_results(r2, tmp_path, "toy", "LR", family="svm")
+    append_results(r1, tmp_path, "other", "LR", family="svm")
+    append_results(r1, tmp_path, "toy", "LR", notes="second run", family="svm")
     table = pd.read_csv(tmp_path / "tables" / "results.csv", keep_default_na=False, na_values=[""])
     assert len(table) == 3
     assert not table.duplicated(["dataset", "model", "protocol"]).any()
     row = table[(table.dataset == "toy") & (table.protocol == "stratified")].iloc[0]
     assert row.notes == "second run"
-    for col in ["dataset", "model", "protocol", "folds", "accuracy", "accuracy_std", "macro_f1", "macro_f1_std",
+    assert (table.family == "svm").all()
+    for col in ["dataset", "model", "family", "protocol", "folds", "accuracy", "accuracy_std", "macro_f1", "macro_f1_std",
                 "chance", "n_clips"]:
         assert col in table.columns
     assert row.folds == 3 and row.n_clips == len(y)
-    assert row.accuracy == pytest.approx(summary_row(r1, "toy", "LR")["accuracy"])
+    assert row.accuracy == pytest.approx(summary_row(r1, "toy", "LR", family="svm")["accuracy"])
+
+
+def test_results_rows_name_a_known_family(tmp_path):
+    "A row without a family, or with one outside `FAMILIES`, is refused before anything is written."
+    X, y, _ = make_toy_study(n_actors=6, n_classes=3, per_cell=4, seed=2)
+    r = cross_validate(LogisticRegression(max_iter=500), X, y, "stratified", n_splits=3, progress=False)
+    with pytest.raises(TypeError, match="family"):
+        append_results(r, tmp_path, "toy", "LR")
+    for bad in ("forest", "", None, "SVM"):
+        with pytest.raises(ValueError, match="family .* is not one of"):
+            append_results(r, tmp_path, "toy", "LR", family=bad)
+    assert not (tmp_path / "tables" / "results.csv").exists()
+    assert set(FAMILIES) >= {"rf", "svm", "gb", "mlp", "lstm", "stgcn", "emokine"}   # the report's published keys
+    for fam in FAMILIES:
+        assert summary_row(r, "toy", "LR", family=fam)["family"] == fam
+
+
+def test_results_csv_is_written_atomically(tmp_path, monkeypatch):
+    "A failure while writing leaves the previous results.csv whole and no temporary file behind."
+    X, y, _ = make_toy_study(n_actors=6, n_classes=3, per_cell=4, seed=2)
+    r = cross_validate(LogisticRegression(max_iter=500), X, y, "stratified", n_splits=3, progress=False)
+    append_results(r, tmp_path, "toy", "LR", family="svm")
+    path = tmp_path / "tables" / "results.csv"
+    before = path.read_bytes()
+
+    def broken(self, target, *a, **k):
+        Path(target).write_text("dataset,mo")          # half a file, then the disk fails
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
+    with pytest.raises(OSError, match="disk full"):
+        append_results(r, tmp_path, "other", "LR", family="svm")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == [".results.csv.lock", "results.csv"]
+
+
+def test_stratified_splitter_is_the_one_definition():
+    "Outer protocols and inner searches use the same splitter; `quiet_splits` silences only the small-class warning."
+    y = np.array(list("aaaaabbbbbc"))
+    g = np.arange(len(y)) % 4
+    assert [te.tolist() for _, te in make_splitter("stratified", 3, seed=4).split(y, y)] == \
+        [te.tolist() for _, te in stratified_splitter(3, seed=4).split(y, y)]
+    assert [te.tolist() for _, te in make_splitter("actors", 3, seed=4, groups=g).split(y, y, g)] == \
+        [te.tolist() for _, te in stratified_splitter(3, grouped=True, seed=4).split(y, y, g)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with quiet_splits():
+            list(stratified_splitter(3).split(y, y))            # 'c' has 1 clip < 3 folds: no warning here
+        with pytest.raises(UserWarning, match="least populated"):
+            list(stratified_splitter(3).split(y, y))
 
 
 def test_write_tables(tmp_path):
@@ -302,3 +356,19 @@ def test_count_correct_is_the_harness_fast_path(protocol):
     assert count_correct(NearestCentroid(), X, y, protocol, g, n_splits=3, seed=1) == hits
     assert count_correct(NearestCentroid(), X.to_numpy(), y, protocol, g, n_splits=3, seed=1) == hits
 
+
+
+def test_mlp_inner_folds_are_the_harness_splitter_and_quiet():
+    "The MLP's inner search splits as `stratified_splitter` does, grouped when groups are given, without the warning."
+    from emomotion.mlp import OptunaMLPClassifier
+    y = np.array(list("aaaaabbbbbc"))
+    g = np.arange(len(y)) % 4
+    X = np.zeros((len(y), 1))
+    est = OptunaMLPClassifier(inner_splits=3, seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                          # 'c' has 1 clip < 3 inner folds
+        plain, grouped = est.inner_splits_of(X, y), est.inner_splits_of(X, y, g)
+    with quiet_splits():
+        assert [te.tolist() for _, te in plain] == [te.tolist() for _, te in stratified_splitter(3, seed=5).split(X, y)]
+        assert [te.tolist() for _, te in grouped] == \
+            [te.tolist() for _, te in stratified_splitter(3, grouped=True, seed=5).split(X, y, g)]

@@ -9,6 +9,7 @@ import pytest
 from emomotion import datasets as ds
 from emomotion import generator as gen
 from emomotion.bvh import KEY_JOINTS, KINEMATIC_CHANNELS, KINEMATIC_JOINTS, KINEMATIC_PARENT_IDX, read_bvh
+from emomotion.profiles import PROFILES, profile_settings
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +88,8 @@ def test_generated_speeds_human_quick_profile():
     Acceleration bound: wrist-worn sensors in boxing measure peaks above 120 m/s^2 (boxing motion capture,
     https://pmc.ncbi.nlm.nih.gov/articles/PMC7645594/ Fig. 4); a minimum-jerk stroke has peak acceleration 3.08 x v_peak / D,
     which with v_peak <= 10 m/s and the fastest ballistic strokes (D ~ 0.1 s) gives ~300 m/s^2."""
-    kw = {k: v for k, v in gen.SYNTHETIC_PROFILES["quick"].items() if k in ("takes", "seconds", "median_seconds")}
-    plan = gen.generator_plan(gen.SYNTHETIC_PROFILES["quick"]["n_actors"], 0, **kw)
+    kw = profile_settings("quick", "generator")
+    plan = gen.generator_plan(kw.pop("n_actors"), 0, **kw)
     assert len(plan) == 84
     hands = [KEY_JOINTS.index("RightHand"), KEY_JOINTS.index("LeftHand")]
     peak = {}
@@ -105,7 +106,7 @@ def test_generated_speeds_human_quick_profile():
 
 
 def test_ensure_synthetic_reuses_and_regenerates(tmp_path, monkeypatch):
-    monkeypatch.setitem(gen.SYNTHETIC_PROFILES, "quick", dict(n_actors=1, takes=1, seconds=(0.5, 0.6), median_seconds=None))
+    monkeypatch.setitem(PROFILES["quick"], "generator", dict(n_actors=1, takes=1, seconds=(0.5, 0.6), median_seconds=None))
     out = gen.ensure_synthetic("quick", 0, cache_dir=tmp_path, n_jobs=1, progress=False)
     assert out.parent == tmp_path / "synthetic" and len(list(out.glob("BVH/*/*.bvh"))) == 7
     stamp = (out / "generator.json").stat().st_mtime_ns

@@ -196,10 +196,19 @@ def test_build_tensors_shapes_and_cache(tmp_path, monkeypatch):
     again = build_tensors(clips, n_frames=20, channels=("pos", "vel"))
     assert clips.calls == 1 and np.array_equal(again.X, gt.X)         # second call read the cache
     assert build_tensors(clips, n_frames=12).X.shape[2] == 12 and clips.calls == 2
-    full = build_tensors(clips, skeleton="full", n_frames=20, channels=("pos", "vel", "bone"), cache=False)
+    full = build_tensors(clips, joints="all", n_frames=20, channels=("pos", "vel", "bone"), cache=False)
     assert full.X.shape == (6, 9, 20, 17)
-    with pytest.raises(ValueError, match="skeleton"):
-        build_tensors(clips, skeleton="hands")
+    for bad in ("hands", "full"):                                      # one word per choice: key | all
+        with pytest.raises(ValueError, match="joints must be 'key' or 'all'"):
+            build_tensors(clips, joints=bad)
+
+
+def test_graph_tensors_and_sequences_name_the_joints_alike():
+    "`build_tensors` and `build_sequences` take the same parameter, with the same values and default."
+    import inspect
+    from emomotion.sequences import build_sequences
+    for f in (build_tensors, build_sequences):
+        assert inspect.signature(f).parameters["joints"].default == "key", f.__name__
 
 
 # -- model and estimator
