@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .skeletons import (  # the Kinematic skeleton; the rest is re-exported for callers
-    KEY_JOINTS, KEY_PARENT_IDX, KINEMATIC_CHANNELS, KINEMATIC_END_SITE_OFFSETS, KINEMATIC_END_SITES,
-    KINEMATIC_JOINTS, KINEMATIC_OFFSETS, KINEMATIC_PARENT_IDX, KINEMATIC_PARENTS)
+from .skeletons import (  # the Kinematic skeleton, for `kinematic_skeleton`
+    KINEMATIC_CHANNELS, KINEMATIC_END_SITE_OFFSETS, KINEMATIC_END_SITES, KINEMATIC_JOINTS, KINEMATIC_OFFSETS,
+    KINEMATIC_PARENT_IDX)
 
 # %% auto #0
 __all__ = ['CHANNEL_NAMES', 'FRAME_TIME_RANGE', 'BVHError', 'BVH', 'read_bvh', 'kinematic_skeleton', 'plot_skeleton']
@@ -637,14 +637,3 @@ def plot_skeleton(bvh: BVH, frame: int = 0, ax=None):
     ax.set(xlim=(mid[0] - r, mid[0] + r), ylim=(mid[2] - r, mid[2] + r), zlim=(mid[1] - r, mid[1] + r),
            xlabel="x", ylabel="z", zlabel="y (up)", title=f"{Path(bvh.path or 'skeleton').stem}, frame {frame}")
     return ax
-
-# %% ../nbs/00_bvh.ipynb #cdcb0f51
-_MOVED = {"write_bvh": "bvh_writer"}
-
-
-def __getattr__(name):
-    "Names that moved to another module (`_MOVED`), still found here for callers not yet updated."
-    if name in _MOVED:
-        import importlib
-        return getattr(importlib.import_module(f"emomotion.{_MOVED[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -595,14 +595,3 @@ def load_dataset(dataset: str = "synthetic", data_dir=None, profile: str = "quic
     if dataset == "emokine":
         return load_emokine(data_dir, **kw)
     raise ValueError(f"unknown dataset {dataset!r}; expected synthetic, kinematic, bandai or emokine")
-
-# %% ../nbs/00a_datasets.ipynb #d5a0e001
-_MOVED = {"generate_kinematic": "generator", "ensure_synthetic": "generator"}
-
-
-def __getattr__(name):
-    "Names that moved to another module (`_MOVED`), still found here for callers not yet updated."
-    if name in _MOVED:
-        import importlib
-        return getattr(importlib.import_module(f"emomotion.{_MOVED[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

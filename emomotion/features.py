@@ -19,7 +19,7 @@ from joblib import Parallel, delayed
 from scipy.spatial import ConvexHull
 from tqdm.auto import tqdm
 
-from .bvh import KEY_JOINTS, KEY_PARENT_IDX
+from .skeletons import KEY_JOINTS, KEY_PARENT_IDX
 from .cache import atomic_path, cache_root
 from .kinematics import CENTRES, MASS_WEIGHTS, UP, body_axes, centre_positions, derivatives, resample
 

@@ -16,7 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.interpolate import CubicSpline
 from scipy.signal import resample_poly, savgol_coeffs
 
-from .bvh import KEY_JOINTS
+from .skeletons import KEY_JOINTS
 
 # %% ../nbs/00d_kinematics.ipynb #9362fc05
 _J = {n: i for i, n in enumerate(KEY_JOINTS)}

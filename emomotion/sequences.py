@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from .bvh import KEY_JOINTS
+from .skeletons import KEY_JOINTS
 from .cache import atomic_path, cache_root
 from .kinematics import derivatives, normalise_clip, resample
 

@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from .bvh import KEY_JOINTS, KEY_PARENT_IDX, KINEMATIC_JOINTS, KINEMATIC_PARENTS
+from .skeletons import KEY_JOINTS, KEY_PARENT_IDX, KINEMATIC_JOINTS, KINEMATIC_PARENTS
 from .cache import atomic_path, cache_root
 from .kinematics import derivatives, normalise_clip, resample_frames
 from .sequences import TakeBlock
@@ -202,12 +202,12 @@ class Graph:
 
 
 def key_graph(**kwargs) -> Graph:
-    "The graph of the study's 17 key joints (`bvh.KEY_JOINTS`, tree `bvh.KEY_PARENT_IDX`)."
+    "The graph of the study's 17 key joints (`skeletons.KEY_JOINTS`, tree `skeletons.KEY_PARENT_IDX`)."
     return Graph(np.asarray(KEY_PARENT_IDX), KEY_JOINTS, **kwargs)
 
 
 def kinematic_graph(**kwargs) -> Graph:
-    "The graph of the Kinematic dataset's 59-joint Axis Neuron skeleton (`bvh.KINEMATIC_PARENTS`)."
+    "The graph of the Kinematic dataset's 59-joint Axis Neuron skeleton (`skeletons.KINEMATIC_PARENTS`)."
     return Graph.from_names(KINEMATIC_JOINTS, KINEMATIC_PARENTS, **kwargs)
 
 # %% ../nbs/05_stgcn.ipynb #71fe3d4c

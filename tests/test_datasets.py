@@ -249,13 +249,6 @@ def test_broken_xsens_file_is_one_line_naming_it(tmp_path):
     assert c.skipped.error[0] == f"XsensError: {bad}, line 4: column 'Pelvis_x' is not a finite number: 'oops'"
 
 
-def test_moved_names_still_found():
-    "generate_kinematic and ensure_synthetic moved to emomotion.generator; datasets still finds them (for now)."
-    assert ds.generate_kinematic is gen.generate_kinematic and ds.ensure_synthetic is gen.ensure_synthetic
-    with pytest.raises(AttributeError, match="has no attribute 'synthetic_dir'"):
-        ds.synthetic_dir
-
-
 def test_import_graph_is_one_way():
     "datasets imports xsens, never the generator; the generator imports datasets."
     import subprocess, sys
@@ -267,7 +260,7 @@ def test_import_graph_is_one_way():
 
 def test_chapter_sized_modules_import_one_way():
     """skeletons (plain data) < bvh < bvh_writer, and skeletons < parsing < datasets: each lower module
-    imports without the higher ones, and the old import paths of the moved public names still work."""
+    imports without the higher ones, and each moved public name has one home."""
     import subprocess, sys
     for low, high in (("skeletons", "bvh"), ("bvh", "bvh_writer"), ("parsing", "datasets")):
         code = (f"import sys, emomotion.{low}; "
@@ -275,6 +268,8 @@ def test_chapter_sized_modules_import_one_way():
         subprocess.run([sys.executable, "-c", code], check=True)
     from emomotion import bvh, bvh_writer, skeletons
     assert ds.DatasetError is parsing.DatasetError and "DatasetError" in ds.__all__
-    assert bvh.write_bvh is bvh_writer.write_bvh and bvh.KEY_JOINTS is skeletons.KEY_JOINTS
+    for gone in ("write_bvh", "KEY_JOINTS"):           # moved for good: one home each
+        assert not hasattr(bvh, gone), gone
+    assert not hasattr(ds, "generate_kinematic") and not hasattr(ds, "ensure_synthetic")
     with pytest.raises(ds.DatasetError, match="only 1 frame"):
         raise parsing.DatasetError("x.bvh: only 1 frame(s) of motion")

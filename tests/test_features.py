@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from emomotion import features as F
-from emomotion.bvh import KEY_JOINTS
+from emomotion.skeletons import KEY_JOINTS
 from emomotion.kinematics import derivatives
 
 J = {n: i for i, n in enumerate(KEY_JOINTS)}

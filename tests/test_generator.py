@@ -8,7 +8,8 @@ import pytest
 
 from emomotion import datasets as ds
 from emomotion import generator as gen
-from emomotion.bvh import KEY_JOINTS, KINEMATIC_CHANNELS, KINEMATIC_JOINTS, KINEMATIC_PARENT_IDX, read_bvh
+from emomotion.bvh import read_bvh
+from emomotion.skeletons import KEY_JOINTS, KINEMATIC_CHANNELS, KINEMATIC_JOINTS, KINEMATIC_PARENT_IDX
 from emomotion.profiles import PROFILES, profile_settings
 
 

@@ -5,7 +5,7 @@ import pytest
 from scipy.signal import savgol_filter
 
 from emomotion import features, sequences, stgcn
-from emomotion.bvh import KEY_PARENT_IDX
+from emomotion.skeletons import KEY_PARENT_IDX
 from emomotion.kinematics import (MIN_FRAMES, STICK_FIGURE, body_axes, body_height, centre_positions, derivatives,
                                   heading, normalise_clip, resample, resample_frames, rotate_y, sg_window, toy_clip)
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy.signal import resample_poly
 
-from emomotion.bvh import KEY_JOINTS
+from emomotion.skeletons import KEY_JOINTS
 from emomotion.kinematics import body_height, centre_positions, derivatives, heading, rotate_y, toy_clip
 from emomotion.sequences import (SequenceAugment, TakeBlock, build_sequences, clip_sequence, pad_sequences,
                                  stack_blocks)

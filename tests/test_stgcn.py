@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
-from emomotion.bvh import (KEY_JOINTS, KEY_PARENT_IDX, KINEMATIC_JOINTS, KINEMATIC_PARENT_IDX, kinematic_skeleton,
-                           read_bvh, write_bvh)
+from emomotion.bvh import kinematic_skeleton, read_bvh
+from emomotion.bvh_writer import write_bvh
+from emomotion.skeletons import KEY_JOINTS, KEY_PARENT_IDX, KINEMATIC_JOINTS, KINEMATIC_PARENT_IDX
 from emomotion.kinematics import body_height, derivatives, heading, rotate_y
 from emomotion.sequences import TakeBlock, stack_blocks
 from emomotion.stgcn import (FUSIONS, STGCN, FusionSTGCN, Graph, RotateScale, attention_readout, build_tensors,
