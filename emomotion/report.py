@@ -14,13 +14,14 @@ from urllib.parse import unquote
 import pandas as pd
 
 from .datasets import CONFLICT_COLUMNS
+from .evaluate import PROTOCOL_TEXT, PROTOCOLS
 from .provenance import REPORT_FIGURE, SHARED_TABLES, load_provenance, snapshot
+from .published import PUBLISHED, published_beside
 
 # %% auto #0
-__all__ = ['RESULT_KEY', 'PUBLISHED', 'PROTOCOL_ORDER', 'PROTOCOL_TEXT', 'MODEL_NAMES', 'PUBLISHED_COLUMN', 'MAX_ROWS',
-           'MAX_COLS', 'FIGURE_SUFFIXES', 'read_results', 'display_name', 'model_family', 'headline_table',
-           'headline_figure', 'caption_parts', 'caption_for', 'display_table', 'render_markdown', 'render_html',
-           'report_blocks', 'write_report']
+__all__ = ['RESULT_KEY', 'MODEL_NAMES', 'PUBLISHED_COLUMN', 'MAX_ROWS', 'MAX_COLS', 'FIGURE_SUFFIXES', 'read_results',
+           'display_name', 'model_family', 'headline_table', 'headline_figure', 'caption_parts', 'caption_for',
+           'display_table', 'render_markdown', 'render_html', 'report_blocks', 'write_report']
 
 # %% ../nbs/07b_report.ipynb #419143b8
 RESULT_KEY = ["dataset", "model", "protocol"]
@@ -32,46 +33,6 @@ def read_results(out) -> pd.DataFrame:
     if not p.is_file() or not p.stat().st_size:
         return pd.DataFrame(columns=RESULT_KEY)
     return pd.read_csv(p, keep_default_na=False, na_values=[""])
-
-# %% ../nbs/07b_report.ipynb #cab324fc
-PUBLISHED = pd.DataFrame([
-    dict(key="rf", model="Random Forest", published="0.534", dataset="kinematic", data="Kinematic (PhysioNet)",
-         measured="one stratified 80/20 random split (the text says K-fold); actors mixed across train and test; "
-                  "features from the local position channels only (no forward kinematics)",
-         short="one random 80/20 split, actors mixed"),
-    dict(key="svm", model="SVM", published="0.523", dataset="kinematic", data="Kinematic (PhysioNet)",
-         measured="as Random Forest: one stratified 80/20 random split, actors mixed, no forward kinematics",
-         short="one random 80/20 split, actors mixed"),
-    dict(key="gb", model="Gradient Boosting", published="0.520", dataset="kinematic", data="Kinematic (PhysioNet)",
-         measured="as Random Forest: one stratified 80/20 random split, actors mixed, no forward kinematics",
-         short="one random 80/20 split, actors mixed"),
-    dict(key="mlp", model="MLP (150 MI-selected features, Optuna)", published="0.600 ± 0.012 (5-fold)",
-         dataset="kinematic", data="Kinematic (PhysioNet)",
-         measured="50 synthetic Neutral rows added before the split (they leak into test folds); best epoch chosen "
-                  "on the test fold; Optuna tuned on the same folds; gender used as a feature",
-         short="5-fold; leaky: synthetic rows before the split, test-fold epochs"),
-    dict(key="lstm", model="BiLSTM + attention + mixup", published="0.594 (single split); 0.582 ± 0.026 (5-fold)",
-         dataset="kinematic", data="Kinematic (PhysioNet), 932 of 1,401 files",
-         measured="only 932 of the 1,401 files; best epoch chosen on the test set (last epoch: 0.546)",
-         short="932 of 1,401 files; epoch chosen on the test set"),
-    dict(key="stgcn", model="ST-GCN + attention", published="0.567 (folds 0.53–0.63)", dataset="kinematic", data="Kinematic (PhysioNet)",
-         measured="checkpoint chosen on the test fold; skeleton graph corrupted by the parser "
-                  "(12 of 59 joints with the wrong parent, the graph in 5 pieces)",
-         short="corrupted graph; test-fold checkpoints"),
-    dict(key="emokine", model="every model, EMOKINE", published="0.037 (2/54, LOOCV)", dataset="emokine", data="EMOKINE",
-         measured="LOOCV on 54 balanced clips of 6 classes: far below chance 1/6 (binomial P ≈ 0.004), an artefact "
-                  "of the procedure, not a finding",
-         short="LOOCV on EMOKINE; below chance, an artefact"),
-]).set_index("key")
-
-# %% ../nbs/07b_report.ipynb #d874486d
-PROTOCOL_ORDER = ("stratified", "actors", "groups", "loo")
-PROTOCOL_TEXT = {
-    "stratified": "stratified K-fold; clips of one actor in train and test (the seed study's protocol, for comparison)",
-    "actors": "grouped K-fold by actor, no actor in both train and test (subject-independent: the honest number)",
-    "groups": "leave-one-group-out (by content for Bandai, by choreography for EMOKINE)",
-    "loo": "leave-one-clip-out (LOOCV)",
-}
 
 # %% ../nbs/07b_report.ipynb #51066395
 MODEL_NAMES = {
@@ -136,7 +97,7 @@ def headline_table(results: pd.DataFrame, notebook_of: dict | None = None) -> pd
     notebook_of = notebook_of or {}
     res = results.copy()
     res["_nb"] = [notebook_of.get(tuple(str(v) for v in r), "") for r in res[RESULT_KEY].itertuples(index=False)]
-    protocols = [p for p in PROTOCOL_ORDER if p in set(res.protocol)]
+    protocols = [p for p in PROTOCOLS if p in set(res.protocol)]
     protocols += [p for p in dict.fromkeys(res.protocol) if p not in protocols]
     header = {}
     for p in protocols:
@@ -165,8 +126,7 @@ def headline_table(results: pd.DataFrame, notebook_of: dict | None = None) -> pd
         row["notebook"] = nb or "(earlier run)"
         family = next((f for f in g["family"] if isinstance(f, str) and f.strip()), None) if "family" in g else None
         fam = model_family(model, nb, family)
-        row[PUBLISHED_COLUMN] = (f"{PUBLISHED.published[fam]}: {PUBLISHED.short[fam]}"
-                                 if fam and PUBLISHED.dataset[fam] == ds else "")
+        row[PUBLISHED_COLUMN] = published_beside(fam, ds)
         rows.append(row)
     table = pd.DataFrame(rows)
     if not table[PUBLISHED_COLUMN].any():
@@ -189,7 +149,7 @@ def headline_figure(results: pd.DataFrame, path) -> Path | None:
     if res.empty:
         path.unlink(missing_ok=True)
         return None
-    protocols = [p for p in PROTOCOL_ORDER if p in set(res.protocol)]
+    protocols = [p for p in PROTOCOLS if p in set(res.protocol)]
     protocols += [p for p in dict.fromkeys(res.protocol) if p not in protocols]
     datasets = list(dict.fromkeys(res.dataset))
     n_models = max(res[res.dataset == ds].model.nunique() for ds in datasets)
@@ -452,7 +412,7 @@ def _headline_blocks(out: Path, results: pd.DataFrame, notebook_of: dict) -> lis
         blocks.append(("figure", REPORT_FIGURE, (
             "**Figure 1.** Accuracy of every model under every protocol: mean over the test folds, error bars one "
             "standard deviation over the folds; the dashed line is chance (the majority-class rate).")))
-    present = [p for p in PROTOCOL_ORDER if p in set(results.protocol)]
+    present = [p for p in PROTOCOLS if p in set(results.protocol)]
     blocks.append(("p", (
         "Accuracy, mean ± standard deviation over the test folds, from `tables/results.csv` (one row per model "
         "and protocol, written by the notebooks through `emomotion.evaluate`); chance is the majority-class "
@@ -472,12 +432,15 @@ def _headline_blocks(out: Path, results: pd.DataFrame, notebook_of: dict) -> lis
             "(Table 2) were measured on the Kinematic dataset (and EMOKINE), and are a reference for the procedure, "
             "not a target.")))
     blocks.append(("h", 3, "The published numbers and how they were measured"))
-    pub = PUBLISHED.reset_index(drop=True)[["model", "published", "data", "measured"]]
-    pub.columns = ["model (seed study)", "published accuracy", "data", "how it was really measured"]
+    pub = pd.DataFrame({"source": PUBLISHED.source, "model": PUBLISHED.model, "published accuracy": PUBLISHED.published,
+                        "published F1": PUBLISHED.f1.map(_num), "data": PUBLISHED.data,
+                        "how it was really measured": PUBLISHED.measured}).reset_index(drop=True)
     blocks.append(("table", pub, (
-        "**Table 2.** Published by the seed study (*Emotion Recognition in Body and Dance*); how each number "
-        "was measured, from a reading of its code (`shared/spec/seed-review.md`). None is subject-independent: "
-        "no published leave-actors-out number on this dataset is known."), ""))
+        "**Table 2.** The published numbers (`emomotion.published`). The seed study's (*Emotion Recognition in Body "
+        "and Dance*; how each was measured, from a reading of its code, `shared/spec/seed-review.md`; its F1 values "
+        "are weighted averages over its one split): none is subject-independent, no published leave-actors-out "
+        "number on the Kinematic dataset is known. MoEmo's own result (Jeong et al., IROS 2023) was measured on its "
+        "authors' data with train and test sharing motions: it is never shown beside a number of ours."), ""))
     rows = results.assign(model=results.model.map(display_name))
     shown, note = display_table(rows, max_rows=200, max_cols=20)
     blocks.append(("h", 3, "All headline rows"))

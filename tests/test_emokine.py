@@ -123,3 +123,17 @@ def test_emokine_path_end_to_end(tmp_path, monkeypatch):
     r = cross_validate(make_descriptor_svm(calibration_cv=2), Xd, meta["label"], "groups",
                        groups=meta["choreography"], progress=False)
     assert r.n_splits == 3 and r.n == 18 and np.isfinite(r.proba).all() and np.allclose(r.proba.sum(1), 1)
+
+
+def test_the_studys_loocv_result_comes_from_the_published_table():
+    "`STUDY_LOOCV` is a view of `published.PUBLISHED` (family `emokine`), and it is far below chance."
+    from scipy.stats import binom
+
+    from emomotion.emokine import PROTOCOL_NAMES, STUDY_LOOCV
+    from emomotion.evaluate import PROTOCOL_NAMES as names
+    from emomotion.published import PUBLISHED
+    row = PUBLISHED.loc["emokine"]
+    assert STUDY_LOOCV == {k: int(row[k]) for k in ("n_correct", "n", "n_classes")}
+    assert row.accuracy == STUDY_LOOCV["n_correct"] / STUDY_LOOCV["n"]
+    assert binom.cdf(STUDY_LOOCV["n_correct"], STUDY_LOOCV["n"], 1 / STUDY_LOOCV["n_classes"]) < 0.005
+    assert PROTOCOL_NAMES is names                   # 06's protocol names are evaluate's

@@ -15,10 +15,11 @@ from sklearn.preprocessing import FunctionTransformer
 
 from scipy.stats import beta, binom
 
-from emomotion.evaluate import (FAMILIES, CVResult, accuracy_ci, append_results, binomial_test_vs_chance,
-                                chance_level, chance_test, count_correct, cross_validate, make_splitter,
-                                make_toy_study, permutation_test, quiet_splits, split_indices, stratified_splitter,
-                                summary_row, write_tables)
+from emomotion.evaluate import (FAMILIES, PROTOCOL_NAMES, PROTOCOL_TEXT, PROTOCOLS, CVResult, accuracy_ci,
+                                append_results, binomial_test_vs_chance, chance_level, chance_test, count_correct,
+                                cross_validate, make_splitter, make_toy_study, permutation_test, quiet_splits,
+                                split_indices, stratified_splitter, summary_row, write_tables)
+from emomotion.published import PUBLISHED
 
 
 class SpyTransformer(TransformerMixin, BaseEstimator):
@@ -266,7 +267,8 @@ def test_results_rows_name_a_known_family(tmp_path):
         with pytest.raises(ValueError, match="family .* is not one of"):
             append_results(r, tmp_path, "toy", "LR", family=bad)
     assert not (tmp_path / "tables" / "results.csv").exists()
-    assert set(FAMILIES) >= {"rf", "svm", "gb", "mlp", "lstm", "stgcn", "emokine"}   # the report's published keys
+    assert set(FAMILIES) >= set(PUBLISHED.index) | {"ablation"}   # every published family, MoEmo's included
+    assert "moemo" in FAMILIES
     for fam in FAMILIES:
         assert summary_row(r, "toy", "LR", family=fam)["family"] == fam
 
@@ -372,3 +374,15 @@ def test_mlp_inner_folds_are_the_harness_splitter_and_quiet():
         assert [te.tolist() for _, te in plain] == [te.tolist() for _, te in stratified_splitter(3, seed=5).split(X, y)]
         assert [te.tolist() for _, te in grouped] == \
             [te.tolist() for _, te in stratified_splitter(3, grouped=True, seed=5).split(X, y, g)]
+
+
+def test_the_protocol_vocabulary_lives_beside_the_splitters():
+    "Every protocol has a short name and a description, in `PROTOCOLS` order; the report and 06 use these."
+    from emomotion import emokine, report
+    assert tuple(PROTOCOL_NAMES) == PROTOCOLS and tuple(PROTOCOL_TEXT) == PROTOCOLS
+    assert all(PROTOCOL_NAMES.values()) and all(PROTOCOL_TEXT.values())
+    assert emokine.PROTOCOL_NAMES is PROTOCOL_NAMES and report.PROTOCOL_TEXT is PROTOCOL_TEXT
+    assert not hasattr(report, "PROTOCOL_ORDER")                    # one order, `PROTOCOLS`
+    y = np.repeat(["a", "b"], 6)
+    for p in PROTOCOLS:
+        assert split_indices(p, y, groups=np.tile([0, 1, 2, 3, 4, 5], 2), n_splits=2)

@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 
 from emomotion.provenance import REPORT_FIGURE
-from emomotion.report import (PUBLISHED, PUBLISHED_COLUMN, display_name, headline_figure, headline_table,
-                              model_family, render_html, render_markdown, write_report)
+from emomotion.evaluate import PROTOCOL_TEXT
+from emomotion.published import PUBLISHED
+from emomotion.report import (PUBLISHED_COLUMN, display_name, headline_figure, headline_table, model_family,
+                              render_html, render_markdown, write_report)
 from emomotion.study import main
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -60,6 +62,27 @@ def test_the_family_column_decides_and_old_files_fall_back_to_the_name():
     assert table.loc[1, PUBLISHED_COLUMN].startswith(PUBLISHED.published["stgcn"])   # empty family: the name decides
     assert model_family("Random Forest", "02_baselines", family="none") is None
     assert model_family("Random Forest", "02_baselines") == "rf"
+
+
+def test_moemo_is_shown_only_among_the_published_numbers(tmp_path):
+    "A `moemo` row gets no published number beside it; MoEmo's own number appears in Table 2 only, with its F1."
+    results = _results("kinematic", family=["rf", "rf", "moemo", "ablation"])
+    table = headline_table(results)
+    assert table.loc[0, PUBLISHED_COLUMN].startswith(PUBLISHED.published["rf"])
+    assert table.loc[1, PUBLISHED_COLUMN] == "" and table.loc[2, PUBLISHED_COLUMN] == ""   # moemo, ablation
+    md = write_report(_study_folder(tmp_path, "kinematic", results))[0].read_text()
+    table1, rest = md[md.index("**Table 1.**"):md.index("**Table 2.**")], md[md.index("**Table 2.**"):]
+    table2 = rest[:rest.index("**Table 3.**")]
+    moemo = PUBLISHED.loc["moemo"]
+    assert moemo.published not in table1 and moemo.published in table2
+    assert f"{moemo.f1:.3f}" in table2 and moemo.data in table2
+
+
+def test_the_protocols_are_listed_with_evaluates_descriptions(tmp_path):
+    md = write_report(_study_folder(tmp_path, "kinematic", _results()))[0].read_text()
+    for p in ("stratified", "actors"):
+        assert f"*{p}*: {PROTOCOL_TEXT[p]}" in md
+    assert f"*loo*: {PROTOCOL_TEXT['loo']}" not in md                 # only the protocols that were run
 
 
 def test_models_are_shown_by_one_display_name(tmp_path):
