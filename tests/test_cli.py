@@ -109,12 +109,9 @@ def test_report_only_on_a_folder_that_is_no_study(tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def kin(tmp_path_factory):
-    "A small generated Kinematic-format dataset: 2 actors x 7 emotions x 1 take."
-    root = tmp_path_factory.mktemp("kin") / "kinematic"
-    generator.generate_kinematic(root, n_actors=2, seed=3, takes=1, seconds=(1.0, 1.5), median_seconds=None,
-                          n_jobs=1, progress=False)
-    return root
+def kin(make_tiny_kinematic):
+    "A small generated Kinematic-format dataset (conftest.make_tiny_kinematic, seed 3)."
+    return make_tiny_kinematic(3)
 
 
 def test_broken_data_is_one_line_and_exit_1(tmp_path, capsys, kin, nbs):
@@ -139,7 +136,7 @@ def test_a_folder_of_symlinks_runs(tmp_path, capsys, kin, nbs):
     err = capsys.readouterr().err
     assert status == 0 and "Traceback" not in err, err
     prov = json.loads((tmp_path / "out" / "provenance.json").read_text())
-    assert prov["data"]["loaded"]["n_clips"] == 14 and prov["data"]["files"] == 14
+    assert prov["data"]["loaded"]["n_clips"] == 14 and prov["data"]["files"] == 15   # + file-info.csv
 
 
 def test_the_report_lists_duplicates_and_file_info_conflicts(tmp_path, capsys, kin, nbs):

@@ -23,12 +23,9 @@ BANDAI = Path(__file__).resolve().parents[2] / "shared" / "data" / "bandai-namco
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    "A small generated Kinematic-format dataset: 2 actors x 7 emotions, 1-1.5 s clips."
-    root = tmp_path_factory.mktemp("gen") / "kinematic"
-    gen.generate_kinematic(root, n_actors=2, seed=4, takes=1, seconds=(1.0, 1.5), median_seconds=None,
-                          n_jobs=1, progress=False)
-    return root
+def tiny(make_tiny_kinematic):
+    "A small generated Kinematic-format dataset (conftest.make_tiny_kinematic, seed 4)."
+    return make_tiny_kinematic(4)
 
 
 @pytest.fixture(autouse=True)

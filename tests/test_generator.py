@@ -14,12 +14,9 @@ from emomotion.profiles import PROFILES, profile_settings
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    "A small generated Kinematic-format dataset: 2 actors x 7 emotions x 1 take, 1-1.5 s clips."
-    root = tmp_path_factory.mktemp("gen") / "kinematic"
-    gen.generate_kinematic(root, n_actors=2, seed=3, takes=1, seconds=(1.0, 1.5), median_seconds=None,
-                           n_jobs=1, progress=False)
-    return root
+def tiny(make_tiny_kinematic):
+    "A small generated Kinematic-format dataset (conftest.make_tiny_kinematic, seed 3)."
+    return make_tiny_kinematic(3)
 
 
 def test_generated_format(tiny):
