@@ -43,3 +43,14 @@ def test_skipped_files_join_both_sources_once(tmp_path):
     pd.DataFrame(dict(path=["a.bvh"], error=["line 2: bad"])).to_csv(tmp_path / "tables" / "skipped.csv", index=False)
     rec = skipped_files(tmp_path, dict(skipped=[dict(path="a.bvh", error="line 2: bad")]))
     assert rec["count"] == 1 and rec["files"] == [dict(path="a.bvh", error="line 2: bad")]
+
+
+def test_the_fingerprint_covers_file_info_csv(make_tiny_kinematic):
+    "file-info.csv decides the labels: editing it changes the data fingerprint (it did not before)."
+    from emomotion.provenance import fingerprint
+    root = make_tiny_kinematic(5)
+    before = fingerprint(root, "kinematic")
+    info = root / "file-info.csv"
+    info.write_text(info.read_text().replace("Happy", "Sad", 1))
+    after = fingerprint(root, "kinematic")
+    assert after["files"] == before["files"] == 15 and after["sha256"] != before["sha256"]
