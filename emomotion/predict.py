@@ -115,8 +115,9 @@ def read_motion(path, units="auto") -> tuple[np.ndarray, float, str]:
 
 # %% ../nbs/08_predict.ipynb #0e7f1bce
 _BASELINE = {"rf": "Random Forest", "svm": "SVM", "gb": "Gradient Boosting"}
-MODELS = ("rf", "svm", "gb", "mlp", "lstm", "stgcn", "stgcn_features", "stgcn_concat", "stgcn_gated", "stgcn_cross")
-"Short model names of `train_bundle`: baselines, MLP, MotionLSTM, ST-GCN (skeleton only) and its fusions (`stgcn_<fusion>`)."
+MODELS = ("rf", "svm", "gb", "mlp", "lstm", "stgcn", "stgcn_features", "stgcn_concat", "stgcn_gated", "stgcn_cross", "moemo")
+"""Short model names of `train_bundle`: baselines, MLP, MotionLSTM, ST-GCN (skeleton only) and its fusions (`stgcn_<fusion>`),
+MoEmo (`05a_moemo`; from a BVH file the activity is not known, so it is always `unknown`)."""
 
 
 def model_spec(model: str, profile: str = "quick", n_clips: int = 1000) -> dict:
@@ -152,6 +153,13 @@ def model_spec(model: str, profile: str = "quick", n_clips: int = 1000) -> dict:
         params = dict(fusion=fusion, max_epochs=P["max_epochs"], patience=P["patience"], channels=list(P["channels"]),
                       strides=list(P["strides"]), feat_dim=P["feat_dim"]) | small
         return dict(model=model, inputs=inputs, params=params, fit_groups=False, n_splits=P["n_splits"])
+    if model == "moemo":
+        from emomotion.moemo import MOEMO_PROFILES
+        from emomotion.profiles import check_profile
+        P = MOEMO_PROFILES[check_profile(profile)]
+        small = small_data_settings(n_clips) if P["small_data"] else {}
+        return dict(model=model, inputs=dict(kind="moemo", rate=P["rate"], max_seconds=P["max_seconds"]),
+                    params=dict(P["model"]) | small, fit_groups=False, n_splits=P["n_splits"])
     raise ValueError(f"unknown model {model!r}; choose one of {MODELS}")
 
 
@@ -168,8 +176,11 @@ def make_estimator(spec: dict, seed: int = 0):
     if m == "lstm":
         from emomotion.lstm import make_motion_lstm
         return make_motion_lstm(3, seed=seed, **p)
-    from emomotion.stgcn import key_graph, stgcn_classifier
     i = spec["inputs"]
+    if m == "moemo":
+        from emomotion.moemo import moemo_classifier
+        return moemo_classifier(int(round(i["max_seconds"] * i["rate"])), "moemo", 0, seed=seed, **p)
+    from emomotion.stgcn import key_graph, stgcn_classifier
     shape = (3 * len(i["channels"]), i["n_frames"], len(KEY_JOINTS))
     fusion = p.pop("fusion")
     for k in ("channels", "strides"):
@@ -202,12 +213,15 @@ def model_inputs(inputs: dict, positions: list, fps, ids=None) -> np.ndarray:
         G = np.stack([clip_tensor(p, f, g.parents, inputs["n_frames"], tuple(inputs["channels"]), g.center, True,
                                   name=i) for p, f, i in zip(positions, fps, ids)])
         return stack_blocks(graph=G, features=features().astype(np.float32), dtype="float32")[0]
+    if kind == "moemo":
+        from emomotion.moemo import moemo_inputs
+        return moemo_inputs(positions, fps, None, None, inputs["rate"], inputs["max_seconds"], names=ids)
     raise ValueError(f"unknown input kind {kind!r}")
 
 # %% ../nbs/08_predict.ipynb #cdab7fd6
 TRUSTED_TYPES = ("numpy.dtype", "sklearn.tree._tree.Tree",
                  "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-                 "emomotion.sequences.SequenceScaler", "emomotion.mlp.MutualInfoSelector")
+                 "emomotion.sequences.SequenceScaler", "emomotion.mlp.MutualInfoSelector", "emomotion.moemo.MoEmoPrep")
 """The only types a bundle's skops file may hold beyond what skops trusts by default (scikit-learn estimators,
 numpy arrays, builtins). Anything else in `skops.io.get_untrusted_types` refuses the bundle before loading."""
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".npy", ".npz")
@@ -220,8 +234,9 @@ class BundleError(ValueError):
 def _torch_modules() -> dict:
     from emomotion.lstm import MotionLSTM
     from emomotion.mlp import MLP
+    from emomotion.moemo import MoEmo
     from emomotion.stgcn import FusionSTGCN
-    return {"MotionLSTM": MotionLSTM, "MLP": MLP, "FusionSTGCN": FusionSTGCN}
+    return {"MotionLSTM": MotionLSTM, "MLP": MLP, "FusionSTGCN": FusionSTGCN, "MoEmo": MoEmo}
 
 
 def _encode(v):
@@ -418,7 +433,7 @@ def training_fingerprint(clips: Clips, whole: bool = True) -> dict:
 # %% ../nbs/08_predict.ipynb #96ef30c2
 _NAMES = {"rf": "Random Forest", "svm": "SVM (RBF, Platt probabilities)", "gb": "Gradient Boosting",
           "mlp": "MLP (mutual-information selection + Optuna)", "lstm": "MotionLSTM",
-          "stgcn": "ST-GCN, skeleton only"}
+          "stgcn": "ST-GCN, skeleton only", "moemo": "MoEmo (cross-attention over the body context; activity unknown)"}
 
 
 def model_card(meta: dict) -> str:

@@ -21,7 +21,8 @@ from emomotion.study import (DATA_SOURCES, TIMING_COLUMNS, NotebookError, compar
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = find_notebooks(ROOT / "nbs")
 # which published model families each model notebook must report (under both protocols)
-FAMILIES = {"02_baselines": {"rf", "svm", "gb"}, "03_mlp": {"mlp"}, "04_lstm": {"lstm"}, "05_stgcn": {"stgcn"}}
+FAMILIES = {"02_baselines": {"rf", "svm", "gb"}, "03_mlp": {"mlp"}, "04_lstm": {"lstm"}, "05_stgcn": {"stgcn"},
+            "05a_moemo": {"moemo"}}
 PROTOCOLS = {"stratified", "actors"}              # the two protocols of every model on generated data
 # the tables and figures each notebook must write (glob pattern, at least how many); a notebook not listed
 # here (00_bvh, 01a_evaluate, 02a_torchfit: library notebooks tested on their own arrays) may write nothing
@@ -36,6 +37,7 @@ EXPECTED = {
                + [("figures/lstm_*.png", 3)],
     "05_stgcn": [(f"tables/stgcn_*_{part}.csv", 2) for part in ("folds", "report", "confusion")]
                 + [("tables/stgcn_ablation.csv", 1), ("figures/stgcn_*.png", 3)],
+    "05a_moemo": [("tables/moemo_*_folds.csv", 2), ("tables/moemo_ablation.csv", 1), ("figures/moemo_*.png", 3)],
     "06_emokine_loocv": [("tables/emokine_*.csv", 2), ("figures/emokine_*.png", 2)],
 }
 CHEAP = ["01", "02"]                              # re-run for the determinism check
