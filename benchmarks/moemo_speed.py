@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from emomotion.datasets import load_dataset
-from emomotion.predict import make_estimator, model_inputs, model_spec
+from emomotion.bundle import make_estimator, model_inputs, model_spec
 
 WINDOW_S, THREADS = 2.0, 2
 reps = int(sys.argv[1]) if len(sys.argv) > 1 else 30

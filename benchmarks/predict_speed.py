@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from emomotion.datasets import load_dataset
-from emomotion.predict import load_model, train_bundle
+from emomotion.bundle import train_bundle
+from emomotion.predict import load_model
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp())
 clips = load_dataset("synthetic", profile="quick", progress=False)

@@ -575,7 +575,8 @@ def load_emokine(root, *, include_explanation: bool = False, prefer: str = "csv"
 # %% ../nbs/00a_datasets.ipynb #3424c2fe
 def load_dataset(dataset: str = "synthetic", data_dir=None, profile: str = "quick", seed: int = 0, cache_dir=None,
                  n_jobs: int = -1, progress: bool = True) -> Clips:
-    """The clips of `dataset` ('synthetic' | 'kinematic' | 'bandai' | 'emokine') for a notebook run.
+    """The clips of `dataset` ('synthetic' | 'kinematic' | 'bandai' | 'bandai-styles' | 'emokine') for a notebook run:
+    'bandai' is Bandai-Namco's four emotion styles, 'bandai-styles' all of its styles as classes.
     `data_dir`: the real dataset's folder (ignored for synthetic); `profile`: 'quick' or 'full'."""
     from emomotion import generator                 # here, not above: the generator imports this module
     check_profile(profile)
@@ -584,7 +585,8 @@ def load_dataset(dataset: str = "synthetic", data_dir=None, profile: str = "quic
     if dataset == "synthetic":
         root = generator.ensure_synthetic(profile, seed, cache_dir, n_jobs, progress)
         return load_kinematic(root, name="synthetic", **kw)
-    expected = dict(kinematic=_KIN_EXPECT, bandai=_BANDAI_EXPECT, emokine=_EMOKINE_EXPECT)
+    expected = {"kinematic": _KIN_EXPECT, "bandai": _BANDAI_EXPECT, "bandai-styles": _BANDAI_EXPECT,
+                "emokine": _EMOKINE_EXPECT}
     if dataset in expected and data_dir is None:
         raise DatasetError(f"load_dataset({dataset!r}) needs data_dir: the folder of your copy of the dataset; "
                            + expected[dataset])
@@ -592,6 +594,8 @@ def load_dataset(dataset: str = "synthetic", data_dir=None, profile: str = "quic
         return load_kinematic(data_dir, actors=generator.generator_actors(6) if profile == "quick" else None, **kw)
     if dataset == "bandai":
         return load_bandai(data_dir, **kw)
+    if dataset == "bandai-styles":
+        return load_bandai(data_dir, emotions_only=False, **kw)
     if dataset == "emokine":
         return load_emokine(data_dir, **kw)
-    raise ValueError(f"unknown dataset {dataset!r}; expected synthetic, kinematic, bandai or emokine")
+    raise ValueError(f"unknown dataset {dataset!r}; expected synthetic, kinematic, bandai, bandai-styles or emokine")

@@ -20,25 +20,9 @@ from .sequences import pad_sequences, stack_blocks
 from .torchfit import TorchClassifier
 
 # %% auto #0
-__all__ = ['MOEMO_PROFILES', 'ACTIVITY_COLUMNS', 'JOINTS_10', 'BODY_CONTEXT', 'CONTEXTS', 'FUSIONS', 'VARIANTS', 'activity_codes',
+__all__ = ['ACTIVITY_COLUMNS', 'JOINTS_10', 'BODY_CONTEXT', 'CONTEXTS', 'FUSIONS', 'VARIANTS', 'activity_codes',
            'movement_vectors', 'body_context', 'clip_inputs', 'moemo_inputs', 'MoEmoPrep', 'CrossBlock', 'MoEmo',
            'moemo_classifier', 'cross_attention_readout']
-
-# %% ../nbs/05a_moemo.ipynb #fbbc9f86
-# --- MoEmo's quick and full settings (to be moved into `profiles.PROFILES["quick"/"full"]["moemo"]`) ---
-_VARIANT_NAMES = ("moemo", "moemo_concat", "moemo_pose", "moemo_body", "moemo_10j", "moemo_features")
-
-MOEMO_PROFILES = {
-    "quick": dict(n_splits=3, small_data=False, rate=5.0, max_seconds=2.0, n_jobs=1,
-                  runs={"stratified": ("moemo", "moemo_pose"), "grouped": _VARIANT_NAMES},
-                  model=dict(d_model=16, heads=2, n_layers=1, max_epochs=4, patience=None, batch_size=16, lr=3e-3)),
-    "full": dict(n_splits=5, small_data=True, rate=5.0, max_seconds=2.0, n_jobs=2,
-                 runs={"stratified": _VARIANT_NAMES, "grouped": _VARIANT_NAMES},
-                 model=dict(d_model=16, heads=2, n_layers=1, max_epochs=15, patience=3, batch_size=32, lr=2e-3)),
-}
-"""MoEmo's settings per profile: outer folds, `small_data` (apply `torchfit.small_data_settings`), the rate (Hz)
-and window (s) of the movement vectors, folds trained in parallel, the variants run under each protocol
-(`grouped`: actors, or groups by content) and the `moemo_classifier` settings."""
 
 # %% ../nbs/05a_moemo.ipynb #684d2c0f
 ACTIVITY_COLUMNS = ("scenario", "content", "choreography")

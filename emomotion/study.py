@@ -37,7 +37,7 @@ __all__ = ['DATASETS', 'PROFILES', 'PARAMETERS', 'RUNNER_MODULES', 'DATA_SOURCES
            'run_study', 'compare_tables', 'main']
 
 # %% ../nbs/07_study.ipynb #ea14ba4c
-DATASETS = ("synthetic", "kinematic", "bandai", "emokine")
+DATASETS = ("synthetic", "kinematic", "bandai", "bandai-styles", "emokine")
 PROFILES = PROFILE_NAMES                        # from emomotion.profiles: the one list
 PARAMETERS = ("dataset", "data_dir", "profile", "seed", "out_dir")
 
@@ -149,6 +149,8 @@ DATA_SOURCES = {
         expect=("a folder of `dataset-1_<content>_<style>_<NNN>.bvh` files (the repository's "
                 "`dataset/Bandai-Namco-Research-Motiondataset-1/`, with its `data/` folder)")),
 }
+DATA_SOURCES["bandai-styles"] = DATA_SOURCES["bandai"] | dict(
+    title=DATA_SOURCES["bandai"]["title"] + "; dataset-1, all 15 styles as classes")
 _ACTOR = re.compile(r"^[FM]\d\d$")
 
 
@@ -162,7 +164,7 @@ def _how_to_get(dataset: str, problem: str) -> str:
 
 def default_data_dir(dataset: str, nbs_dir=None) -> Path | None:
     "The data folder used when `--data` is not given: the shared Bandai copy beside the checkout, else None."
-    if dataset == "bandai":
+    if dataset in ("bandai", "bandai-styles"):
         root = (Path(nbs_dir) if nbs_dir is not None else default_nbs_dir()).resolve().parent
         p = root.parent / "shared" / "data" / "bandai-namco-1"
         return p if p.is_dir() else None
@@ -194,7 +196,7 @@ def check_data(dataset: str, data_dir=None, nbs_dir=None) -> Path | None:
             raise DataNotFoundError(_how_to_get(dataset, (
                 f"--data {root} is not the Kinematic dataset: expected BVH/<actor>/<name>.bvh "
                 f"(e.g. BVH/F01/F01A0V1.bvh) there, found {inside or 'an empty folder'}.{hint}")))
-    elif dataset == "bandai":
+    elif dataset in ("bandai", "bandai-styles"):
         if not files_near(root, ["dataset-*_*.bvh"], depth=3):
             raise DataNotFoundError(_how_to_get(dataset, (
                 f"--data {root} is not the Bandai-Namco motion dataset: no dataset-N_<content>_<style>_<NNN>.bvh "
@@ -657,7 +659,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="cache folder for parsed motions and features (default: $EMOMOTION_CACHE or ~/.cache/emomotion)")
     s.add_argument("--nbs", metavar="DIR", default=None, help="notebook folder (default: nbs/ of this checkout)")
     s.add_argument("--report-only", action="store_true", help="rebuild REPORT.md and report.html from --out; run nothing")
-    from .predict import register_cli   # `emomotion train` and `emomotion predict` (nbs/08_predict.ipynb)
+    from emomotion.predict import register_cli   # `emomotion train` and `emomotion predict` (nbs/08_predict.ipynb)
     register_cli(sub)
     return p
 
@@ -676,7 +678,7 @@ def main(argv=None) -> int:
         parser.print_usage(sys.stderr)
         _fail(parser, 2, UsageError("a command is required: emomotion study|train|predict [options] "
                                     "(emomotion study --help)"))
-    from .predict import BundleError, SkeletonError
+    from emomotion.bundle import BundleError, SkeletonError
     try:
         if args.command == "train":       # arguments checked before any data work, as for the study
             check_seed(args.seed)

@@ -142,19 +142,19 @@ def test_nothing_from_the_test_fold_reaches_fitting(toy):
 def test_moemo_bundle_trains_loads_and_predicts_as_the_harness(tmp_path):
     """`emomotion train --model moemo`: the bundle (safetensors + JSON architecture, no pickle) trained on one
     fold's training clips predicts that fold's test files exactly as the harness did (activity `unknown`)."""
-    from emomotion import predict as P
+    from emomotion import bundle as B, predict as P
     from emomotion.datasets import load_dataset
     from emomotion.evaluate import split_indices
     clips = load_dataset("synthetic", profile="quick", progress=False)
     idx = clips.index
-    spec = P.model_spec("moemo", "quick", len(idx))
-    X = P.model_inputs(spec["inputs"], clips.all_positions(), idx["fps"].to_numpy(float), idx["clip_id"])
+    spec = B.model_spec("moemo", "quick", len(idx))
+    X = B.model_inputs(spec["inputs"], clips.all_positions(), idx["fps"].to_numpy(float), idx["clip_id"])
     assert (X[:, -1] == -1).all()                     # from files alone, the activity is unknown
     y, groups = idx["label"].to_numpy(), idx["actor"].to_numpy()
-    res = cross_validate(P.make_estimator(spec, 0), X, y, "actors", groups=groups, n_splits=3, seed=0, progress=False)
+    res = cross_validate(B.make_estimator(spec, 0), X, y, "actors", groups=groups, n_splits=3, seed=0, progress=False)
     pred = res.predictions()
     tr, te = split_indices("actors", y, groups, 3, 0)[0]
-    b = P.train_bundle(clips.subset(tr), "moemo", tmp_path / "moemo", evaluate=False)
+    b = B.train_bundle(clips.subset(tr), "moemo", tmp_path / "moemo", evaluate=False)
     assert {p.name for p in b.iterdir()} >= {"weights.safetensors", "preprocess.skops", "model.json"}
     assert json.loads((b / "model.json").read_text())["architecture"]["module"] == "MoEmo"
     out = P.load_model(b).predict_files(list(idx["path"].iloc[te]))
@@ -162,3 +162,14 @@ def test_moemo_bundle_trains_loads_and_predicts_as_the_harness(tmp_path):
     np.testing.assert_array_equal(out["label"].to_numpy(), pred.loc[te, "y_pred"].to_numpy())
     cols = [f"p_{c}" for c in res.classes]
     np.testing.assert_allclose(out[cols].to_numpy(), pred.loc[te, cols].to_numpy(), atol=1e-6)
+
+
+def test_moemo_settings_live_in_profiles():
+    "MoEmo's quick/full settings are the `moemo` section of profiles, and name exactly its variants."
+    from emomotion import moemo
+    from emomotion.profiles import MOEMO_VARIANTS, profile_settings
+    assert not hasattr(moemo, "MOEMO_PROFILES")
+    assert set(MOEMO_VARIANTS) == set(moemo.VARIANTS)
+    for p in ("quick", "full"):
+        runs = profile_settings(p, "moemo")["runs"]
+        assert set(runs["stratified"]) <= set(moemo.VARIANTS) and set(runs["grouped"]) <= set(moemo.VARIANTS)

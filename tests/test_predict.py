@@ -1,4 +1,4 @@
-"Model bundles and prediction (`emomotion.predict`): train→predict equals the harness, bad files, skeletons, tampering."
+"Model bundles and prediction (`emomotion.bundle`, `emomotion.predict`): train→predict equals the harness, bad files, skeletons, tampering."
 import json
 import pickle
 import re
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import skops.io as sio
 
-from emomotion import predict as P
+from emomotion import bundle as B, predict as P
 from emomotion.study import main as _main
 from emomotion.baselines import make_baseline
 from emomotion.datasets import load_dataset
@@ -28,7 +28,7 @@ def clips():
 
 @pytest.fixture(scope="module")
 def rf_bundle(clips, tmp_path_factory):
-    return P.train_bundle(clips, "rf", tmp_path_factory.mktemp("b") / "rf", evaluate=False)
+    return B.train_bundle(clips, "rf", tmp_path_factory.mktemp("b") / "rf", evaluate=False)
 
 
 def _same_as_harness(clips, model, X, est, fit_groups, tmp_path, folds=None):
@@ -38,7 +38,7 @@ def _same_as_harness(clips, model, X, est, fit_groups, tmp_path, folds=None):
     for k, (tr, te) in enumerate(split_indices("actors", y, groups, 3, 0)):
         if folds is not None and k not in folds:
             continue
-        b = P.train_bundle(clips.subset(tr), model, tmp_path / f"{model}{k}", evaluate=False)
+        b = B.train_bundle(clips.subset(tr), model, tmp_path / f"{model}{k}", evaluate=False)
         out = P.load_model(b).predict_files(list(clips.index["path"].iloc[te]))
         assert (out["error"] == "").all()
         np.testing.assert_array_equal(out["label"].to_numpy(), pred.loc[te, "y_pred"].to_numpy())
@@ -90,7 +90,7 @@ def test_mixamo_and_cmu_names_are_accepted(clips, rf_bundle, tmp_path):
 def test_missing_key_joints_are_named(clips, rf_bundle, tmp_path):
     bad = _renamed(Path(clips.index["path"].iloc[0]), tmp_path / "odd.bvh",
                    lambda j: {"LeftHand": "LeftPaw", "Head": "Skull"}.get(j, j))
-    with pytest.raises(P.SkeletonError, match=r"odd\.bvh.*Head.*LeftHand"):
+    with pytest.raises(B.SkeletonError, match=r"odd\.bvh.*Head.*LeftHand"):
         P.read_motion(bad)
 
 
@@ -118,7 +118,7 @@ def _copy(bundle: Path, dst: Path) -> Path:
 
 def _relist(b: Path, name: str):
     meta = json.loads((b / "model.json").read_text())
-    meta["files"][name] = P.sha256_of(b / name)
+    meta["files"][name] = B.sha256_of(b / name)
     (b / "model.json").write_text(json.dumps(meta))
 
 
@@ -127,7 +127,7 @@ def test_one_edited_byte_is_refused(rf_bundle, tmp_path):
     data = bytearray((b / "model.skops").read_bytes())
     data[len(data) // 2] ^= 1
     (b / "model.skops").write_bytes(bytes(data))
-    with pytest.raises(P.BundleError, match="SHA-256"):
+    with pytest.raises(B.BundleError, match="SHA-256"):
         P.load_model(b)
 
 
@@ -135,7 +135,7 @@ def test_incompatible_format_is_refused(rf_bundle, tmp_path):
     b = _copy(rf_bundle, tmp_path / "b")
     meta = json.loads((b / "model.json").read_text())
     (b / "model.json").write_text(json.dumps(meta | {"format_version": 99}))
-    with pytest.raises(P.BundleError, match="format"):
+    with pytest.raises(B.BundleError, match="format"):
         P.load_model(b)
 
 
@@ -156,11 +156,11 @@ def test_smuggled_pickle_is_refused_and_not_run(rf_bundle, tmp_path):
     b = _copy(rf_bundle, tmp_path / "b")
     (b / "model.skops").write_bytes(pickle.dumps(pay))       # the weight file replaced by a pickle, listed anew
     _relist(b, "model.skops")
-    with pytest.raises(P.BundleError, match="pickle"):
+    with pytest.raises(B.BundleError, match="pickle"):
         P.load_model(b)
     c = _copy(rf_bundle, tmp_path / "c")
     (c / "extra.pkl").write_bytes(pickle.dumps(pay))
-    with pytest.raises(P.BundleError):
+    with pytest.raises(B.BundleError):
         P.load_model(c)
     assert not marker.exists()
 
@@ -172,7 +172,7 @@ def test_untrusted_skops_type_is_refused_and_not_run(rf_bundle, tmp_path):
     evil.__dict__["marker"] = str(marker)
     sio.dump({"model": evil}, b / "model.skops")
     _relist(b, "model.skops")
-    with pytest.raises(P.BundleError, match="trusted"):
+    with pytest.raises(B.BundleError, match="trusted"):
         P.load_model(b)
     assert not marker.exists()
 
@@ -187,3 +187,13 @@ def test_stgcn_gated_bundle_equals_cross_validate(clips, tmp_path):
     est = stgcn_classifier(key_graph(), gt.shape, "gated", seed=0, channels=S["channels"], strides=S["strides"],
                            feat_dim=S["feat_dim"], max_epochs=S["max_epochs"], patience=S["patience"])
     _same_as_harness(clips, "stgcn_gated", X, est, False, tmp_path, folds={0})
+
+
+def test_bundle_and_predict_are_two_chapter_sized_modules():
+    "Issue 14: bundles (`08a_bundle`) and prediction (`08_predict`) are separate modules, each under 700 lines; predict uses bundle, never the reverse."
+    import inspect
+    import re as _re
+    for m in (B, P):
+        assert len(inspect.getsource(m).splitlines()) < 700, m.__name__
+    assert not _re.search(r"^\s*from (\.|emomotion\.)predict import", inspect.getsource(B), _re.M)
+    assert P.train_bundle is B.train_bundle and P.model_inputs is B.model_inputs   # one definition, used by predict
