@@ -21,8 +21,7 @@ from emomotion.study import (DATA_SOURCES, TIMING_COLUMNS, NotebookError, compar
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = find_notebooks(ROOT / "nbs")
 # which published model families each model notebook must report (under both protocols)
-FAMILIES = {"02_baselines": {"rf", "svm", "gb"}, "03_mlp": {"mlp"}, "04_lstm": {"lstm"}, "05_stgcn": {"stgcn"},
-            "05a_moemo": {"moemo"}}
+FAMILIES = {"02_baselines": {"rf", "svm", "gb"}, "03_mlp": {"mlp"}, "04_lstm": {"lstm"}, "05_stgcn": {"stgcn"}}
 PROTOCOLS = {"stratified", "actors"}              # the two protocols of every model on generated data
 # the tables and figures each notebook must write (glob pattern, at least how many); a notebook not listed
 # here (00_bvh, 01a_evaluate, 02a_torchfit: library notebooks tested on their own arrays) may write nothing
@@ -123,6 +122,12 @@ def test_results_have_a_row_per_model_and_protocol(quick):
             assert PROTOCOLS <= set(g.protocol), f"{nb}: {model} lacks a protocol: {sorted(g.protocol)}"
         found = {model_family(m, nb) for m in rows.model}
         assert families <= found, f"{nb}: no result for {families - found} (models: {sorted(set(rows.model))})"
+    # MoEmo: the full model and pose-only under both protocols, every ablation under actors (profiles' quick `runs`)
+    moemo = pd.DataFrame(runs["05a_moemo"]["results"])
+    assert set(moemo[moemo.protocol == "actors"].model) == {"moemo", "moemo_concat", "moemo_pose", "moemo_body",
+                                                            "moemo_10j", "moemo_features"}
+    assert {"moemo", "moemo_pose"} <= set(moemo[moemo.protocol == "stratified"].model)
+    assert set(res[res.model.str.startswith("moemo")].family) == {"moemo"}
 
 
 def test_report_shows_everything(quick):
