@@ -1,7 +1,7 @@
 """Model load time and predict throughput (clips/s) of the RF and ST-GCN bundles on generated quick data.
 Run: .venv/bin/python benchmarks/predict_speed.py [OUT_DIR]. A benchmark, not a test: numbers depend on the machine."""
+import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -10,7 +10,9 @@ from emomotion.datasets import load_dataset
 from emomotion.bundle import train_bundle
 from emomotion.predict import load_model
 
-out = Path(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp())
+ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+ap.add_argument("out_dir", nargs="?", default=None, help="where the bundles are written (default: a temporary folder)")
+out = Path(ap.parse_args().out_dir or tempfile.mkdtemp())
 clips = load_dataset("synthetic", profile="quick", progress=False)
 files = list(clips.index["path"])
 print(f"{len(files)} generated clips, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
