@@ -468,7 +468,7 @@ def report_blocks(out, prov: dict | None = None) -> list:
     if dataset == "synthetic":
         blocks.append(("note", (
             "**Generated data.** Every number below was measured on data that emomotion generates itself "
-            "(`emomotion.datasets.generate_kinematic`) in the exact format of the Kinematic dataset. Generated data "
+            "(`emomotion.generator.generate_kinematic`) in the exact format of the Kinematic dataset. Generated data "
             "is not data about people: these numbers test the pipeline and the protocols; they are not findings "
             "about human emotion, and they are not comparable with the published numbers.")))
     bad = [n for n in nbs if n.get("status") not in ("ok", None)]

@@ -524,7 +524,7 @@ def run_study(dataset: str = "synthetic", data_dir=None, profile: str = "full", 
                         only=only_list, out=str(out), skip_slow=skip_slow, nbs_dir=str(nbs_dir)),
         **machine(), packages=package_versions(), git=git_state(nbs_dir.parent),
         data=(fingerprint(data_root, dataset) if data_root else
-              dict(generated=True, generator="emomotion.datasets.generate_kinematic (through load_dataset)",
+              dict(generated=True, generator="emomotion.generator.generate_kinematic (through load_dataset)",
                    profile=profile, seed=int(seed))),
         cache_dir=str(cache),
         environment=dict(PYTHONHASHSEED=os.environ.get("PYTHONHASHSEED", "0")),
