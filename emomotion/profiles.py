@@ -40,7 +40,10 @@ PROFILES = {
         skeleton_models=dict(rate=15.0, max_seconds=6.0, window=32, n_crops=3, max_epochs=10, patience=None,
                              batch_size=16, lr=1e-2, n_jobs=1, models=("stgcn++", "part-transformer"),
                              stgcn=dict(channels=(8, 8, 16, 16), strides=(1, 1, 2, 2)),
-                             transformer=dict(d_model=16, n_heads=2, n_layers=1, dim_ff=32))),
+                             transformer=dict(d_model=16, n_heads=2, n_layers=1, dim_ff=32)),
+        personalisation=dict(models=("Random Forest", "SVM", "MLP"), shots=(1, 2, 4), n_jobs=1),
+        affect=dict(lexicon="NRC-VAD", n_jobs=1),
+        explanations=dict(n_repeats=3, animation_frames=20, n_jobs=1)),
     "full": dict(
         n_splits=5, inner_splits=3, small_data=True,
         generator=dict(n_actors=22, takes=None, seconds=(2.3, 21.8), median_seconds=7.1),
@@ -68,7 +71,10 @@ PROFILES = {
                              batch_size=32, lr=3e-3, n_jobs=min(2, os.cpu_count() or 1),
                              models=("stgcn++", "stgcn++ late", "part-transformer"),
                              stgcn=dict(channels=(32, 32, 64, 64), strides=(1, 1, 2, 2)),
-                             transformer=dict(d_model=64, n_heads=4, n_layers=2, dim_ff=128))),
+                             transformer=dict(d_model=64, n_heads=4, n_layers=2, dim_ff=128)),
+        personalisation=dict(models=("Random Forest", "SVM", "MLP"), shots=(1, 2, 4), n_jobs=min(2, os.cpu_count() or 1)),
+        affect=dict(lexicon="NRC-VAD", n_jobs=min(2, os.cpu_count() or 1)),
+        explanations=dict(n_repeats=10, animation_frames=60, n_jobs=min(2, os.cpu_count() or 1))),
 }
 """The settings of each profile: the shared keys (`SHARED`), then one section per chapter (`SECTIONS`).
 
@@ -87,11 +93,16 @@ PROFILES = {
   each protocol (`grouped`: actors, or groups by content), the `moemo_classifier` settings.
 - `skeleton_models`: sequence rate (Hz) and longest clip kept (s), training/test window (frames), test-time
   crops, epochs, patience, batch size, learning rate, folds trained in parallel, the models run (names of
-  `skeleton_models.SKELETON_MODELS`), ST-GCN++ and part-transformer sizes."""
+  `skeleton_models.SKELETON_MODELS`), ST-GCN++ and part-transformer sizes.
+- `personalisation`: the models adapted per performer, the labelled clips per emotion of the few-shot
+  protocols (`actors+k1`, ...), folds run in parallel.
+- `affect`: the valence/arousal/dominance lexicon of the targets, folds run in parallel.
+- `explanations`: permutation repeats, frames of the attention animation, workers."""
 
 PROFILE_NAMES = tuple(PROFILES)
 SHARED = ("n_splits", "inner_splits", "small_data")
-SECTIONS = ("generator", "baselines", "mlp", "lstm", "stgcn", "emokine", "moemo", "skeleton_models")
+SECTIONS = ("generator", "baselines", "mlp", "lstm", "stgcn", "emokine", "moemo", "skeleton_models",
+            "personalisation", "affect", "explanations")
 
 # %% ../nbs/01b_profiles.ipynb #c201111e
 def check_profile(name: str) -> str:

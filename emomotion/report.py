@@ -412,7 +412,7 @@ def _headline_blocks(out: Path, results: pd.DataFrame, notebook_of: dict) -> lis
         blocks.append(("figure", REPORT_FIGURE, (
             "**Figure 1.** Accuracy of every model under every protocol: mean over the test folds, error bars one "
             "standard deviation over the folds; the dashed line is chance (the majority-class rate).")))
-    present = [p for p in PROTOCOLS if p in set(results.protocol)]
+    present = [p for p in PROTOCOL_TEXT if p in set(results.protocol)]   # splitters, then adaptation protocols
     blocks.append(("p", (
         "Accuracy, mean ± standard deviation over the test folds, from `tables/results.csv` (one row per model "
         "and protocol, written by the notebooks through `emomotion.evaluate`); chance is the majority-class "

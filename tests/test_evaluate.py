@@ -379,7 +379,9 @@ def test_mlp_inner_folds_are_the_harness_splitter_and_quiet():
 def test_the_protocol_vocabulary_lives_beside_the_splitters():
     "Every protocol has a short name and a description, in `PROTOCOLS` order; the report and 06 use these."
     from emomotion import emokine, report
-    assert tuple(PROTOCOL_NAMES) == PROTOCOLS and tuple(PROTOCOL_TEXT) == PROTOCOLS
+    from emomotion.evaluate import ADAPTATION_PROTOCOLS
+    every = PROTOCOLS + tuple(ADAPTATION_PROTOCOLS)              # the splitters, then the adaptation protocols
+    assert tuple(PROTOCOL_NAMES) == every and tuple(PROTOCOL_TEXT) == every
     assert all(PROTOCOL_NAMES.values()) and all(PROTOCOL_TEXT.values())
     assert emokine.PROTOCOL_NAMES is PROTOCOL_NAMES and report.PROTOCOL_TEXT is PROTOCOL_TEXT
     assert not hasattr(report, "PROTOCOL_ORDER")                    # one order, `PROTOCOLS`
