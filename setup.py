@@ -10,6 +10,7 @@ cfg = config['DEFAULT']
 
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
+scale_requirements = shlex.split(cfg.get('scale_requirements', ''))
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -30,7 +31,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require={'dev': dev_requirements + scale_requirements, 'scale': scale_requirements},
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

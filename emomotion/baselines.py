@@ -72,9 +72,11 @@ def _slug(s: str) -> str:
 
 
 def run_baselines(X, y, groups, group_col: str, dataset: str, profile: str = "quick", seed: int = 0,
-                  out_dir=None, models=BASELINES, n_jobs: int = 1, progress: bool = True) -> dict:
+                  out_dir=None, models=BASELINES, n_jobs: int | None = None,
+                  progress: bool = True) -> dict:
     """Cross-validate every baseline under `protocols_for(group_col)`; returns `{(model, protocol): CVResult}`.
-    With `out_dir`, writes tables and figures there and appends the headline rows to `tables/results.csv`."""
+    With `out_dir`, writes tables and figures there and appends the headline rows to `tables/results.csv`.
+    `n_jobs` folds at once (`evaluate.resolve_jobs`: None is `$EMOMOTION_JOBS`, else every core)."""
     n_splits = profile_settings(profile, "baselines")["n_splits"]
     results = {}
     for protocol in protocols_for(group_col):

@@ -21,7 +21,8 @@ from .datasets import dataset_files, label_file
 
 # %% auto #0
 __all__ = ['VERSIONED', 'TRACKED', 'SHARED_TABLES', 'REPORT_FIGURE', 'package_versions', 'git_state', 'fingerprint', 'machine',
-           'now', 'max_rss_mb', 'snapshot', 'load_provenance', 'same_study', 'skipped_files']
+           'now', 'max_rss_mb', 'snapshot', 'load_provenance', 'same_study', 'skipped_files', 'top_stages',
+           'notebook_cost']
 
 # %% ../nbs/07a_provenance.ipynb #e73b29a3
 VERSIONED = ("emomotion", "numpy", "pandas", "scikit-learn", "scipy", "torch", "optuna", "papermill",
@@ -146,3 +147,41 @@ def skipped_files(out, loaded: dict | None = None) -> dict:
         return dict(count=0, files=[], source=None)
     df = pd.concat(frames, ignore_index=True).astype(str).drop_duplicates()
     return dict(count=len(df), files=df.to_dict("records"), source=" and ".join(sources))
+
+# %% ../nbs/07a_provenance.ipynb #5a1c0c57
+def _stage_name(source: str, width: int = 60) -> str:
+    "A cell's first line of code or comment (nbdev `#|` directives and blank lines skipped), cut to `width` characters."
+    for line in source.splitlines():
+        text = line.strip()
+        if text.startswith("#|"):
+            continue
+        text = text.lstrip("#").strip()
+        if text:
+            return text if len(text) <= width else text[:width - 1] + "…"
+    return "(empty cell)"
+
+
+def top_stages(executed, n: int = 3) -> list[dict]:
+    """The `n` slowest code cells of a notebook executed by papermill (`metadata.papermill.duration`), slowest first,
+    each as dict(cell=its number among the code cells, from 1; s=seconds; stage=its first line of code or comment).
+    [] when the file is missing, not a notebook, or holds no timings."""
+    try:
+        nb = json.loads(Path(executed).read_text())
+        cells = [c for c in nb["cells"] if c.get("cell_type") == "code"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
+    timed = []
+    for k, cell in enumerate(cells, 1):
+        s = ((cell.get("metadata") or {}).get("papermill") or {}).get("duration")
+        if isinstance(s, (int, float)):
+            src = cell.get("source") or ""
+            timed.append(dict(cell=k, s=round(float(s), 2), stage=_stage_name("".join(src) if isinstance(src, list) else src)))
+    return sorted(timed, key=lambda t: -t["s"])[:n]
+
+
+def notebook_cost(executed, meter=None, n: int = 3) -> dict:
+    """What one notebook of a study cost beyond its wall time: `cpu_s`, the CPU seconds of its kernel and workers (from
+    `meter`, the stopped `evaluate.ResourceMeter` that watched it; None without one), and `top_stages`, its `n` slowest
+    cells (`top_stages` of the executed copy `executed`)."""
+    cpu = getattr(meter, "cpu_s", None)
+    return dict(cpu_s=None if cpu is None else round(float(cpu), 1), top_stages=top_stages(executed, n))

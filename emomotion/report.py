@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sys
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -15,13 +16,15 @@ import pandas as pd
 
 from .datasets import CONFLICT_COLUMNS
 from .evaluate import PROTOCOL_TEXT, PROTOCOLS
-from .provenance import REPORT_FIGURE, SHARED_TABLES, load_provenance, snapshot
+from .provenance import REPORT_FIGURE, SHARED_TABLES, load_provenance, snapshot, top_stages
 from .published import PUBLISHED, published_beside
 
 # %% auto #0
-__all__ = ['RESULT_KEY', 'MODEL_NAMES', 'PUBLISHED_COLUMN', 'MAX_ROWS', 'MAX_COLS', 'FIGURE_SUFFIXES', 'read_results',
-           'display_name', 'model_family', 'headline_table', 'headline_figure', 'caption_parts', 'caption_for',
-           'display_table', 'render_markdown', 'render_html', 'report_blocks', 'write_report']
+__all__ = ['RESULT_KEY', 'MODEL_NAMES', 'PUBLISHED_COLUMN', 'MAX_ROWS', 'MAX_COLS', 'COST_COLUMNS', 'COST_CAPTION',
+           'FIGURE_SUFFIXES', 'RESULTS_DIR', 'read_results', 'display_name', 'model_family', 'headline_table',
+           'headline_figure', 'caption_parts', 'caption_for', 'display_table', 'render_markdown', 'render_html',
+           'cost_table', 'report_blocks', 'write_report', 'publish_results', 'readme_block', 'render_readme',
+           'update_readme', 'main']
 
 # %% ../nbs/07b_report.ipynb #419143b8
 RESULT_KEY = ["dataset", "model", "protocol"]
@@ -134,6 +137,12 @@ def headline_table(results: pd.DataFrame, notebook_of: dict | None = None) -> pd
     if table["dataset"].nunique() == 1:
         table = table.drop(columns="dataset")
     return table
+
+
+def _notebook_of(nbs: list) -> dict:
+    "{(dataset, model, protocol): the notebook that wrote the row} from provenance's notebook records."
+    return {tuple(str(v) for v in (r["dataset"], r["model"], r["protocol"])): n["name"]
+            for n in nbs for r in n.get("results", [])}
 
 # %% ../nbs/07b_report.ipynb #104cf067
 def headline_figure(results: pd.DataFrame, path) -> Path | None:
@@ -296,7 +305,7 @@ _PAGE = """<!DOCTYPE html>
 {{ body | safe }}
 </body></html>
 """
-_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
+_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml", ".gif": "image/gif"}
 
 
 def _markdown_it(base: Path):
@@ -324,8 +333,59 @@ def render_html(markdown: str, base, title: str = "emomotion study") -> str:
     body = _markdown_it(Path(base)).render(markdown)
     return jinja2.Environment(autoescape=True).from_string(_PAGE).render(title=title, css=_CSS, body=body)
 
+# %% ../nbs/07b_report.ipynb #6d1e2a44
+COST_COLUMNS = ["notebook", "wall", "CPU s", "peak MiB", "top 3 stages"]
+COST_CAPTION = ("What it cost, notebook by notebook: wall time, CPU seconds of the kernel and its workers (above the wall "
+                "time when several cores worked), peak memory (summed resident memory of the kernel and its workers) and the "
+                "three slowest cells with their time (`provenance.json`).")
+
+
+def _fmt_s(s) -> str:
+    if s is None:
+        return ""
+    s = float(s)
+    return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"
+
+
+def _whole(x) -> str:
+    return "" if x is None else f"{float(x):.0f}"
+
+
+def _stages_text(stages) -> str:
+    "Cells as `first line` (cell number, time); backticks in a line become quotes, so each stays one code span."
+    return "; ".join(f"`{t['stage'].replace('`', chr(39))}` (cell {t['cell']}, {_fmt_s(t['s'])})" for t in stages or [])
+
+
+def cost_table(prov: dict, out=None) -> pd.DataFrame:
+    """What the study run recorded in `prov` (its `provenance.json`) cost: a row for the data load before the notebooks,
+    one per notebook (wall time, CPU seconds, peak MiB, the three slowest cells) and one for the whole run (its wall
+    time, the CPU seconds of its notebooks when every one was measured, the highest peak); blank where nothing was recorded.
+    With the study folder `out`, the slowest cells of a record that lacks them are read from its executed copy."""
+    rows = []
+    loaded = (prov.get("data") or {}).get("loaded") or {}
+    if loaded:
+        rows.append(["data: load_dataset, before the notebooks", _fmt_s(loaded.get("load_s")),
+                     _whole(loaded.get("workers_cpu_s")), _whole(loaded.get("workers_peak_rss_mib")), ""])
+    nbs = prov.get("notebooks", [])
+    for n in nbs:
+        name = n["name"] + ("" if n.get("status") in ("ok", None) else f" ({n['status']})")
+        if n.get("carried_from"):
+            name += f" (from the run of {n['carried_from']})"
+        stages = n.get("top_stages")
+        if stages is None and out is not None and n.get("executed"):
+            stages = top_stages(Path(out) / n["executed"])
+        rows.append([name, _fmt_s(n.get("wall_s")), _whole(n.get("cpu_s")), _whole(n.get("peak_rss_mib")),
+                     _stages_text(stages)])
+    ran = [n for n in nbs if n.get("wall_s") is not None and not n.get("carried_from")]
+    if prov.get("wall_s") is not None:
+        cpu = [n.get("cpu_s") for n in ran]
+        peaks = [p for p in [loaded.get("workers_peak_rss_mib"), *(n.get("peak_rss_mib") for n in ran)] if p]
+        rows.append(["whole run", _fmt_s(prov["wall_s"]), _whole(sum(cpu)) if cpu and None not in cpu else "",
+                     _whole(max(peaks)) if peaks else "", ""])
+    return pd.DataFrame(rows, columns=COST_COLUMNS)
+
 # %% ../nbs/07b_report.ipynb #74f1f3ed
-FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg")
+FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg", ".gif")
 
 
 def _notebook_title(nb_path: Path) -> tuple[str, str]:
@@ -374,13 +434,6 @@ def _output_blocks(out: Path, rels) -> list:
             else:
                 blocks.append(("figure", rel, label))
     return blocks
-
-
-def _fmt_s(s) -> str:
-    if s is None:
-        return ""
-    s = float(s)
-    return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"
 
 
 def _skipped_blocks(skipped: dict) -> list:
@@ -485,8 +538,7 @@ def report_blocks(out, prov: dict | None = None) -> list:
 
     # -- headline
     results = read_results(out)
-    notebook_of = {tuple(str(v) for v in (r["dataset"], r["model"], r["protocol"])): n["name"]
-                   for n in nbs for r in n.get("results", [])}
+    notebook_of = _notebook_of(nbs)
     blocks.append(("h", 2, "Headline: every model under every protocol"))
     if results.empty:
         blocks.append(("p", "No notebook wrote `tables/results.csv`."))
@@ -504,6 +556,8 @@ def report_blocks(out, prov: dict | None = None) -> list:
         facts = f"status **{n.get('status')}**"
         if n.get("wall_s") is not None:
             facts += f", {_fmt_s(n['wall_s'])}"
+        if n.get("cpu_s") is not None:
+            facts += f" ({n['cpu_s']:.0f} CPU s)"
         if n.get("peak_rss_mib"):
             facts += f", peak memory {n['peak_rss_mib']:.0f} MiB"
         if n.get("executed") and (out / n["executed"]).is_file():
@@ -550,13 +604,13 @@ def report_blocks(out, prov: dict | None = None) -> list:
     blocks += _skipped_blocks(prov.get("skipped_files") or {})
     if data.get("conflicts") or (data.get("conflicts") is not None and dataset in ("kinematic", "synthetic")):
         blocks += _conflict_blocks(data["conflicts"])
-    runs = pd.DataFrame([dict(notebook=n["name"], status=n.get("status"), wall=_fmt_s(n.get("wall_s")),
-                              peak_memory_mib=n.get("peak_rss_mib"), tables=sum(o.endswith(".csv") for o in n.get("outputs", [])),
+    blocks.append(("h", 3, "What it cost"))
+    blocks.append(("table", cost_table(prov, out), COST_CAPTION, ""))
+    runs = pd.DataFrame([dict(notebook=n["name"], status=n.get("status"), tables=sum(o.endswith(".csv") for o in n.get("outputs", [])),
                               figures=sum(o.lower().endswith(FIGURE_SUFFIXES) for o in n.get("outputs", [])),
                               result_rows=len(n.get("results", []))) for n in nbs])
     if len(runs):
-        blocks.append(("table", display_table(runs, max_rows=100)[0],
-                       "Notebooks: wall time, peak memory (summed RSS of the kernel and its workers), and what each wrote.", ""))
+        blocks.append(("table", display_table(runs, max_rows=100)[0], "Notebooks: what each wrote.", ""))
     pk = prov.get("packages") or {}
     blocks.append(("p", f"Python {prov.get('python')} on {prov.get('platform')} ({prov.get('cpu_count')} CPUs); "
                         + ", ".join(f"{k} {v}" for k, v in pk.items() if v) + f". Cache: `{prov.get('cache_dir')}`."))
@@ -574,3 +628,127 @@ def write_report(out, prov: dict | None = None) -> tuple[Path, Path]:
     md.write_text(text)
     page.write_text(render_html(text, out, title=prov.get("command", "emomotion study")))
     return md, page
+
+# %% ../nbs/07b_report.ipynb #8b2d5e71
+RESULTS_DIR = "results"
+_OPEN = re.compile(r"<!-- results:(?P<name>[A-Za-z0-9._-]+) -->")
+_CLOSE = "<!-- /results -->"
+
+
+def publish_results(out, results_dir=RESULTS_DIR) -> Path:
+    """Copy the small text record of the finished study in `out` — `tables/results.csv` and `provenance.json` — to
+    `results_dir/<dataset>-<profile>/` (same layout), filling each notebook's `top_stages` from its executed copy
+    where the run did not record them. Returns that folder; `ValueError` naming the file when `out` cannot be published."""
+    out = Path(out)
+    prov = load_provenance(out)
+    if prov is None:
+        raise ValueError(f"{out / 'provenance.json'}: missing or not valid JSON (not a study folder)")
+    if prov.get("status") != "ok":
+        raise ValueError(f"{out / 'provenance.json'}: status {prov.get('status')!r}; only a study that ran to the end is published")
+    src = out / "tables" / "results.csv"
+    if read_results(out).empty:
+        raise ValueError(f"{src}: missing or empty; no notebook wrote a result row")
+    for n in prov.get("notebooks", []):
+        if "top_stages" not in n and n.get("executed") and (out / n["executed"]).is_file():
+            n["top_stages"] = top_stages(out / n["executed"])
+    params = prov.get("parameters") or {}
+    dest = Path(results_dir) / f"{params.get('dataset')}-{params.get('profile')}"
+    (dest / "tables").mkdir(parents=True, exist_ok=True)
+    (dest / "tables" / "results.csv").write_bytes(src.read_bytes())
+    (dest / "provenance.json").write_text(json.dumps(prov, indent=2, default=str) + "\n")
+    return dest
+
+
+def readme_block(folder) -> str:
+    """The Markdown README shows for the published results in `folder`: the run it comes from (command, commit, date),
+    the headline table and the cost table, exactly as `REPORT.md` has them."""
+    folder = Path(folder)
+    prov = load_provenance(folder) or {}
+    params, git, nbs = prov.get("parameters") or {}, prov.get("git") or {}, prov.get("notebooks", [])
+    source = (f"From `{RESULTS_DIR}/{folder.name}/` (written by `python -m emomotion.report readme`): dataset "
+              f"**{params.get('dataset')}**, profile **{params.get('profile')}**, seed {params.get('seed')}; made by "
+              f"`{prov.get('command')}` at commit `{(git.get('commit') or 'unknown')[:10]}`"
+              f"{' (with uncommitted changes)' if git.get('dirty') else ''}, started {prov.get('started')}; "
+              f"{sum(n.get('status') == 'ok' for n in nbs)} of {len(nbs)} notebooks ran, {_fmt_s(prov.get('wall_s'))} "
+              f"in all on {prov.get('cpu_count')} CPUs.")
+    return render_markdown([("p", source), ("table", headline_table(read_results(folder), _notebook_of(nbs)), "", ""),
+                            ("table", cost_table(prov), COST_CAPTION, "")])
+
+
+def render_readme(text: str, results_dir, name: str = "README.md") -> str:
+    """`text` with every block between `<!-- results:NAME -->` and `<!-- /results -->` made anew from `results_dir/NAME/`.
+    `ValueError` naming `name` and the line for a block that is not closed or has no published results, and the
+    folder for published results that have no block."""
+    results_dir, lines, out, seen, i = Path(results_dir), text.splitlines(keepends=True), [], [], 0
+    while i < len(lines):
+        out.append(lines[i])
+        m = _OPEN.fullmatch(lines[i].rstrip("\n"))
+        if m is None:
+            i += 1
+            continue
+        end = next((j for j in range(i + 1, len(lines)) if lines[j].rstrip("\n") == _CLOSE), None)
+        if end is None or any(_OPEN.fullmatch(l.rstrip("\n")) for l in lines[i + 1:end]):
+            raise ValueError(f"{name}, line {i + 1}: {m[0]} has no {_CLOSE} line before the next block")
+        folder = results_dir / m["name"]
+        if load_provenance(folder) is None or read_results(folder).empty:
+            raise ValueError(f"{name}, line {i + 1}: {m[0]}: no published results in {folder} "
+                             "(tables/results.csv and provenance.json; python -m emomotion.report publish STUDY_FOLDER)")
+        out += ["\n", readme_block(folder), "\n", lines[end]]
+        seen.append(m["name"])
+        i = end + 1
+    unshown = sorted(q.parents[1].name for q in results_dir.glob("*/tables/results.csv") if q.parents[1].name not in seen)
+    if unshown:
+        raise ValueError(f"{name}: no <!-- results:{unshown[0]} --> block for the published results in "
+                         f"{results_dir / unshown[0]}; put that line and {_CLOSE} where its tables belong")
+    return "".join(out)
+
+
+def update_readme(readme="README.md", results_dir=None, check: bool = False) -> list[str]:
+    """Rewrite the results blocks of `readme` from `results_dir` (default: `results/` beside it); return the names of
+    the blocks that changed. With `check`, write nothing."""
+    readme = Path(readme)
+    results_dir = Path(results_dir) if results_dir is not None else readme.parent / RESULTS_DIR
+    old = readme.read_text()
+    new = render_readme(old, results_dir, readme.name)
+    blocks = lambda t: dict(re.findall(r"^<!-- results:(\S+) -->\n(.*?)^<!-- /results -->", t, re.M | re.S))
+    before, after = blocks(old), blocks(new)
+    changed = [k for k in after if before.get(k) != after[k]]
+    if changed and not check:
+        readme.write_text(new)
+    return changed
+
+# %% ../nbs/07b_report.ipynb #9e4a1b37
+def main(argv=None) -> int:
+    """`python -m emomotion.report readme [--check]` rewrites (checks) README's results blocks from `results/`;
+    `python -m emomotion.report publish STUDY_FOLDER` publishes a finished study there first. Errors: one line, exit 2."""
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m emomotion.report", description="README's results tables, made from results/.")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    r = sub.add_parser("readme", help="rewrite README's results blocks from results/")
+    r.add_argument("--check", action="store_true", help="write nothing; exit 1 when README is out of date")
+    p = sub.add_parser("publish", help="copy a finished study's results.csv and provenance.json into results/, then rewrite README")
+    p.add_argument("out", metavar="STUDY_FOLDER", help="the --out folder of a finished `emomotion study`")
+    for s in (r, p):
+        s.add_argument("--readme", default="README.md", help="the README to rewrite (default: README.md here)")
+        s.add_argument("--results", default=None, help="the published results (default: results/ beside the README)")
+    a = ap.parse_args(argv)
+    results = Path(a.results) if a.results else Path(a.readme).parent / RESULTS_DIR
+    check = a.command == "readme" and a.check
+    try:
+        if not Path(a.readme).is_file():
+            raise ValueError(f"{a.readme}: no such file; run this in the checkout's root folder, or pass --readme PATH")
+        if a.command == "publish":
+            print(f"published {a.out} in {publish_results(a.out, results)}")
+        changed = update_readme(a.readme, results, check=check)
+    except (OSError, ValueError) as e:
+        ap.exit(2, f"emomotion: error: {e}\n")
+    if check:
+        print(f"{a.readme} is out of date with {results}/: {', '.join(changed)}; run python -m emomotion.report readme"
+              if changed else f"{a.readme} matches {results}/")
+        return 1 if changed else 0
+    print(f"{a.readme}: rewrote {', '.join(changed)}" if changed else f"{a.readme} already matches {results}/")
+    return 0
+
+
+if __name__ == "__main__" and "__file__" in globals():  # `python -m emomotion.report ...`; not in a notebook
+    sys.exit(main())

@@ -25,21 +25,23 @@ from .cache import CacheError, check_cache_dir
 from .datasets import DatasetError, files_near
 from .evaluate import ResourceMeter
 from .provenance import (SHARED_TABLES, TRACKED, fingerprint, git_state, load_provenance, machine,
-                                  max_rss_mb, now, package_versions, same_study, skipped_files, snapshot)
+                                  max_rss_mb, notebook_cost, now, package_versions, same_study, skipped_files,
+                                  snapshot)
 from .profiles import PROFILE_NAMES
 from .report import RESULT_KEY, read_results, write_report
 
 # %% auto #0
 __all__ = ['DATASETS', 'PROFILES', 'PARAMETERS', 'RUNNER_MODULES', 'DATA_SOURCES', 'TIMING_COLUMNS', 'StudyError', 'UsageError',
            'DataNotFoundError', 'NotebookError', 'is_runner_notebook', 'default_nbs_dir', 'find_notebooks',
-           'select_notebooks', 'default_data_dir', 'check_data', 'check_seed', 'check_out_dir', 'cell_directives',
-           'skip_cells', 'declared_parameters', 'Heartbeat', 'execute_notebook', 'write_notebook', 'prepare_data',
-           'run_study', 'compare_tables', 'main']
+           'select_notebooks', 'default_data_dir', 'check_data', 'check_seed', 'check_out_dir', 'check_jobs',
+           'check_backend', 'hide_password', 'check_storage', 'cell_directives', 'skip_cells', 'declared_parameters',
+           'Heartbeat', 'execute_notebook', 'write_notebook', 'prepare_data', 'run_study', 'compare_tables', 'main']
 
 # %% ../nbs/07_study.ipynb #ea14ba4c
 DATASETS = ("synthetic", "kinematic", "bandai", "bandai-styles", "emokine")
 PROFILES = PROFILE_NAMES                        # from emomotion.profiles: the one list
 PARAMETERS = ("dataset", "data_dir", "profile", "seed", "out_dir")
+"The papermill parameters a notebook may declare; jobs, backend, scheduler and storage reach it as `$EMOMOTION_*`."
 
 
 class StudyError(RuntimeError):
@@ -234,6 +236,95 @@ def check_out_dir(out) -> Path:
     except OSError as e:
         raise UsageError(f"--out {out}: cannot write in {existing} ({e.strerror or e})") from None
     return out
+
+# %% ../nbs/07_study.ipynb #5ca1e07b
+def check_jobs(jobs=None) -> int:
+    "`jobs` folds at once as an int ≥ 1 (None: `$EMOMOTION_JOBS`, else every core); `UsageError` otherwise."
+    from emomotion.evaluate import resolve_jobs
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise UsageError(f"--jobs {jobs!r}: give a whole number of jobs, 1 or more (default: all {os.cpu_count()} cores)")
+    try:
+        return resolve_jobs(jobs)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def check_backend(backend: str | None = "loky", scheduler: str | None = None, timeout: float = 10) -> tuple[str, str | None]:
+    """(`backend`, `scheduler`) once they can be used: `loky` (local processes) needs no scheduler; `dask` needs
+    the `distributed` package and a Dask scheduler that answers at `scheduler` within `timeout` s."""
+    from emomotion.evaluate import BACKENDS
+    backend = (backend or "loky").lower()
+    if backend not in BACKENDS:
+        raise UsageError(f"--backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if backend == "loky":
+        if scheduler:
+            raise UsageError(f"--scheduler {scheduler}: a scheduler is for --backend dask (the folds would run here)")
+        return backend, None
+    if not scheduler:
+        raise UsageError("--backend dask needs --scheduler ADDRESS, the address of a running Dask scheduler "
+                         "(e.g. tcp://HOST:8786; start one with `dask scheduler` and `dask worker ADDRESS`)")
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--backend dask needs the `distributed` package: pip install distributed "
+                         "(or emomotion[scale])") from None
+    try:
+        with Client(scheduler, timeout=timeout, set_as_default=False) as client:
+            n = len(client.scheduler_info()["workers"])
+    except Exception as e:
+        raise UsageError(f"--scheduler {scheduler}: no Dask scheduler answers there within {timeout:g} s "
+                         f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    if not n:
+        raise UsageError(f"--scheduler {scheduler}: the Dask scheduler has no workers; start some with "
+                         f"`dask worker {scheduler}`")
+    return backend, scheduler
+
+
+def hide_password(url: str | None) -> str | None:
+    "A storage URL as it may be written down: its password replaced by `***`."
+    if not url:
+        return url
+    from sqlalchemy.engine import make_url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+def check_storage(storage: str | None = None, timeout: float = 10) -> str | None:
+    """The Optuna storage URL the MLP notebooks will share (None: each notebook's own default), once a
+    connection works (`UsageError` otherwise). SQLite needs a folder it can create; `postgresql://` uses the
+    `psycopg` driver when `psycopg2` is not installed."""
+    if storage is None:
+        return None
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    try:
+        url = make_url(storage)
+    except Exception as e:
+        raise UsageError(f"--storage {hide_password(storage)!s}: not a database URL ({e}); e.g. "
+                         "postgresql://USER@HOST/DB or sqlite:///path/optuna.db") from None
+    if url.drivername == "postgresql":
+        import importlib.util
+        if importlib.util.find_spec("psycopg2") is None and importlib.util.find_spec("psycopg") is not None:
+            url = url.set(drivername="postgresql+psycopg")
+    shown = url.render_as_string(hide_password=True)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            folder = Path(url.database).expanduser().resolve().parent
+            if not os.access(next(p for p in (folder, *folder.parents) if p.exists()), os.W_OK):
+                raise UsageError(f"--storage {shown}: cannot write in {folder}")
+        return url.render_as_string(hide_password=False)
+    connect_args = {"connect_timeout": int(timeout)} if url.get_backend_name() in ("postgresql", "mysql") else {}
+    try:
+        engine = create_engine(url, connect_args=connect_args)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as e:
+        first = (str(getattr(e, "orig", None) or e).strip().splitlines() or [type(e).__name__])[0]
+        raise UsageError(f"--storage {shown}: cannot connect ({first})") from None
+    return url.render_as_string(hide_password=False)
 
 # %% ../nbs/07_study.ipynb #9ce24afa
 _DIRECTIVE = re.compile(r"^\s*#\s*\|\s*([\w-]+)\s*:?\s*(.*)$")
@@ -439,6 +530,12 @@ def _command(p: dict) -> str:
     if p.get("data_dir"):
         parts.append(f"--data {p['data_dir']}")
     parts += [f"--profile {p['profile']}", f"--seed {p['seed']}"]
+    if p.get("jobs"):
+        parts.append(f"--jobs {p['jobs']}")
+    if p.get("backend") == "dask":
+        parts.append(f"--backend dask --scheduler {p['scheduler']}")
+    if p.get("storage"):
+        parts.append(f"--storage {p['storage']}")
     if p.get("only"):
         parts.append(f"--only {','.join(p['only'])}")
     parts.append(f"--out {p['out']}")
@@ -460,7 +557,8 @@ def _clear_previous(out: Path, previous: dict | None):
             p.unlink()
 
 
-def prepare_data(dataset: str, data_dir=None, profile: str = "quick", seed: int = 0, progress: bool = False) -> dict:
+def prepare_data(dataset: str, data_dir=None, profile: str = "quick", seed: int = 0, progress: bool = False,
+                 n_jobs: int = -1) -> dict:
     """Load the run's data once with `emomotion.datasets.load_dataset`, before any notebook: it generates the
     synthetic data or parses the real files into the on-disk cache (so every notebook then reads the cache),
     checks the folder file by file, and lists the files it had to skip (duplicates included) and the
@@ -469,7 +567,8 @@ def prepare_data(dataset: str, data_dir=None, profile: str = "quick", seed: int 
     from emomotion import datasets
     t0 = time.perf_counter()
     try:
-        clips = datasets.load_dataset(dataset, data_dir=data_dir, profile=profile, seed=seed, progress=progress)
+        clips = datasets.load_dataset(dataset, data_dir=data_dir, profile=profile, seed=seed, progress=progress,
+                                      n_jobs=n_jobs)
     except datasets.DatasetError as e:
         raise StudyError(str(e)) from e
     finally:
@@ -492,13 +591,19 @@ def prepare_data(dataset: str, data_dir=None, profile: str = "quick", seed: int 
 
 def run_study(dataset: str = "synthetic", data_dir=None, profile: str = "full", seed: int = 0, only=None,
               out="reports", nbs_dir=None, cache_dir=None, skip_slow: bool | None = None,
-              progress: bool | None = None, load_data: bool = True, heartbeat: float = 60, log=None) -> dict:
+              progress: bool | None = None, load_data: bool = True, heartbeat: float = 60, log=None,
+              jobs: int | None = None, backend: str = "loky", scheduler: str | None = None,
+              storage: str | None = None) -> dict:
     """Run the study's notebooks with papermill and write `{out}/executed/`, the notebooks' tables and
     figures, `provenance.json`, `REPORT.md` and `report.html`; return the provenance. `skip_slow` (default:
     `profile == 'quick'`) skips `#| slow` cells; `cache_dir` sets `EMOMOTION_CACHE` for the notebooks;
     `load_data` loads the data once first (`prepare_data`: cache warmed, files checked, skipped files listed).
     Progress: a line per notebook, papermill's cell progress bar when `progress` (default: on a terminal),
     otherwise a line every `heartbeat` seconds while a notebook runs.
+    Scaling out (`check_jobs`, `check_backend`, `check_storage`): `jobs` folds at once (None: `$EMOMOTION_JOBS`,
+    else every core), `backend='dask'` with `scheduler` sends the folds to a Dask cluster, `storage` is the
+    Optuna database the MLP searches share; the notebooks get them as `$EMOMOTION_JOBS`, `$EMOMOTION_BACKEND`,
+    `$EMOMOTION_SCHEDULER` and `$EMOMOTION_STORAGE`.
     Every argument is checked before any work: `UsageError`, `DataNotFoundError` or `CacheError` then;
     `StudyError` when the data cannot be loaded, `NotebookError` when a notebook fails."""
     if profile not in PROFILES:
@@ -511,6 +616,9 @@ def run_study(dataset: str = "synthetic", data_dir=None, profile: str = "full", 
     if not notebooks:
         raise StudyError(f"no notebooks to run in {nbs_dir}")
     out = check_out_dir(out)
+    jobs = check_jobs(jobs)
+    backend, scheduler = check_backend(backend, scheduler)
+    storage = check_storage(storage)
     cache = check_cache_dir(Path(cache_dir).expanduser().resolve() if cache_dir else None).resolve()
     skip_slow = profile == "quick" if skip_slow is None else skip_slow
     progress = sys.stderr.isatty() if progress is None else progress
@@ -521,7 +629,8 @@ def run_study(dataset: str = "synthetic", data_dir=None, profile: str = "full", 
         emomotion=package_versions(["emomotion"])["emomotion"], command=None, started=now(), finished=None,
         status="running", wall_s=None,
         parameters=dict(dataset=dataset, data_dir=params["data_dir"], profile=profile, seed=int(seed),
-                        only=only_list, out=str(out), skip_slow=skip_slow, nbs_dir=str(nbs_dir)),
+                        only=only_list, out=str(out), skip_slow=skip_slow, nbs_dir=str(nbs_dir), jobs=jobs,
+                        backend=backend, scheduler=scheduler, storage=hide_password(storage)),
         **machine(), packages=package_versions(), git=git_state(nbs_dir.parent),
         data=(fingerprint(data_root, dataset) if data_root else
               dict(generated=True, generator="emomotion.generator.generate_kinematic (through load_dataset)",
@@ -531,19 +640,21 @@ def run_study(dataset: str = "synthetic", data_dir=None, profile: str = "full", 
         notebooks=[], skipped_files=None)
     prov["command"] = _command(prov["parameters"])
 
-    log(f"emomotion study: {len(notebooks)} notebook(s), dataset={dataset}, profile={profile}, seed={seed}"
+    where = f"{jobs} jobs" + (f" on the Dask cluster {scheduler}" if backend == "dask" else "")
+    log(f"emomotion study: {len(notebooks)} notebook(s), dataset={dataset}, profile={profile}, seed={seed}, {where}"
         f"{' (slow cells skipped)' if skip_slow else ''} -> {out}")
     t_start = time.perf_counter()
     runs, failure, loaded = [], None, None
     if load_data:
         log(f"[data] loading {dataset} ({profile}) ...")
         with _environment(EMOMOTION_CACHE=cache), ResourceMeter(include_self=False) as mem:
-            loaded = prepare_data(dataset, params["data_dir"], profile, seed, progress)
+            loaded = prepare_data(dataset, params["data_dir"], profile, seed, progress, n_jobs=jobs)
         prov["data"]["loaded"] = {k: v for k, v in loaded.items() if k not in ("skipped", "conflicts")}
         prov["data"]["conflicts"] = loaded["conflicts"]
         if data_root is None:                    # generated data: fingerprinted once it is there
             prov["data"].update(fingerprint(loaded["root"], dataset))
         prov["data"]["loaded"]["workers_peak_rss_mib"] = round(mem.peak_mib, 1)
+        prov["data"]["loaded"]["workers_cpu_s"] = round(mem.cpu_s, 1)
         log(f"[data] {loaded['n_clips']} clips of {loaded['n_groups']} {loaded['group_col']}s, "
             f"{loaded['n_skipped']} file(s) skipped, in {loaded['load_s']:.1f} s ({loaded['root']})")
 
@@ -558,7 +669,9 @@ def run_study(dataset: str = "synthetic", data_dir=None, profile: str = "full", 
     for sub in ("executed", *TRACKED):
         (out / sub).mkdir(parents=True, exist_ok=True)
     try:
-        with _environment(PYTHONHASHSEED=prov["environment"]["PYTHONHASHSEED"], EMOMOTION_CACHE=cache):
+        with _environment(PYTHONHASHSEED=prov["environment"]["PYTHONHASHSEED"], EMOMOTION_CACHE=cache,
+                          EMOMOTION_JOBS=jobs, EMOMOTION_BACKEND=backend, EMOMOTION_SCHEDULER=scheduler or "",
+                          EMOMOTION_STORAGE=storage or ""):
             for i, nb_path in enumerate(notebooks, 1):
                 rec = dict(name=nb_path.stem, notebook=f"nbs/{nb_path.name}", executed=f"executed/{nb_path.name}",
                            status="running", started=now(), wall_s=None, peak_rss_mib=None, outputs=[],
@@ -585,6 +698,7 @@ def run_study(dataset: str = "synthetic", data_dir=None, profile: str = "full", 
                     raise
                 finally:
                     rec["peak_rss_mib"] = round(mem.peak_mib, 1) or None
+                    rec.update(notebook_cost(out / rec["executed"], mem))
                     rec["results"] = _merge_results(out, results_before)
                     after = snapshot(out)
                     rec["outputs"] = sorted((k for k, v in after.items() if before.get(k) != v and k not in SHARED_TABLES),
@@ -657,6 +771,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", metavar="DIR", default="reports", help="output folder (default: reports/)")
     s.add_argument("--cache", metavar="DIR", default=None,
                    help="cache folder for parsed motions and features (default: $EMOMOTION_CACHE or ~/.cache/emomotion)")
+    s.add_argument("--jobs", metavar="N", type=int, default=None,
+                   help="folds run at once, one thread each (default: $EMOMOTION_JOBS, else all cores)")
+    s.add_argument("--backend", choices=("loky", "dask"), default="loky",
+                   help="where parallel folds run: loky = local processes (default), dask = the cluster at --scheduler")
+    s.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="address of the Dask scheduler for --backend dask (e.g. tcp://HOST:8786)")
+    s.add_argument("--storage", metavar="URL", default=None,
+                   help="Optuna storage shared by the MLP searches of several processes or machines, e.g. "
+                        "postgresql://USER@HOST/DB (default: each run its own SQLite file)")
     s.add_argument("--nbs", metavar="DIR", default=None, help="notebook folder (default: nbs/ of this checkout)")
     s.add_argument("--report-only", action="store_true", help="rebuild REPORT.md and report.html from --out; run nothing")
     from emomotion.predict import register_cli   # `emomotion train` and `emomotion predict` (nbs/08_predict.ipynb)
@@ -698,7 +821,8 @@ def main(argv=None) -> int:
             return 0
         run_study(dataset=args.dataset, data_dir=args.data, profile=args.profile, seed=args.seed,
                   only=",".join(args.only) if args.only is not None else None, out=args.out,
-                  nbs_dir=args.nbs, cache_dir=args.cache)
+                  nbs_dir=args.nbs, cache_dir=args.cache, jobs=args.jobs, backend=args.backend,
+                  scheduler=args.scheduler, storage=args.storage)
     except (UsageError, DataNotFoundError, CacheError, BundleError, SkeletonError) as e:
         _fail(parser, 2, e)
     except (StudyError, DatasetError, BVHError, OSError) as e:

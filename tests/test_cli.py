@@ -64,6 +64,12 @@ def test_no_command_prints_the_usage_and_exits_2():
     (["--only", ""], "names no notebook"),
     (["--only", ","], "names no notebook"),
     (["--only", "99"], "matches no notebook"),
+    (["--jobs", "0"], "--jobs 0"),
+    (["--backend", "dask"], "needs --scheduler"),
+    (["--scheduler", "tcp://127.0.0.1:9"], "for --backend dask"),
+    (["--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"], "no Dask scheduler answers there"),
+    (["--storage", "not a url"], "not a database URL"),
+    (["--storage", "postgresql://me:pw@127.0.0.1:9/optuna"], "me:***@127.0.0.1:9/optuna: cannot connect"),
 ])
 def test_bad_arguments_stop_before_any_data_work(tmp_path, capsys, no_data_work, args, says):
     out = tmp_path / "out"
@@ -190,3 +196,12 @@ def test_predict_is_a_command_of_emomotion(tmp_path, capsys):
         main(["predict", str(tmp_path), str(tmp_path / "x.bvh")])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "not a model bundle" in _one_error_line(err.split("\n", 1)[1])
+
+
+def test_jobs_reach_the_run_and_its_provenance(tmp_path, capsys, kin, nbs):
+    status = _status(["study", "--profile", "quick", "--dataset", "kinematic", "--data", str(kin), "--nbs", str(nbs),
+                      "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "--jobs", "1"])
+    assert status == 0, capsys.readouterr().err
+    prov = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert (prov["parameters"]["jobs"], prov["parameters"]["backend"], prov["parameters"]["storage"]) == (1, "loky", None)
+    assert "--jobs 1" in prov["command"]

@@ -49,7 +49,7 @@ def test_fitted_steps_never_see_test_rows(toy, protocol):
     SpyTransformer.log = []
     model = make_pipeline(SpyTransformer(), LogisticRegression(max_iter=500))
     res = cross_validate(model, X, y, protocol, groups=actors, n_splits=5, seed=0, progress=False,
-                         return_estimator=True)
+                         return_estimator=True, n_jobs=1)     # the spy's log lives in this process
     folds = split_indices(protocol, y, actors if protocol != "stratified" else None, 5, 0)
     assert len(res.estimators) == len(folds) == res.n_splits
     for (train, test), est in zip(folds, res.estimators):
@@ -69,7 +69,8 @@ def test_inner_search_sees_only_the_outer_training_rows(toy):
     inner = StratifiedGroupKFold(n_splits=3, shuffle=True, random_state=0)
     search = GridSearchCV(make_pipeline(SpyTransformer(), LogisticRegression(max_iter=500)),
                           {"logisticregression__C": [0.1, 1.0]}, cv=inner)
-    res = cross_validate(search, X, y, "actors", groups=actors, n_splits=5, seed=0, progress=False, fit_groups=True)
+    res = cross_validate(search, X, y, "actors", groups=actors, n_splits=5, seed=0, progress=False, fit_groups=True,
+                         n_jobs=1)                            # the spy's log lives in this process
     folds = split_indices("actors", y, actors, 5, 0)
     per_fold = 2 * 3 + 1                           # candidates × inner folds + refit
     assert len(SpyTransformer.log) == per_fold * len(folds)

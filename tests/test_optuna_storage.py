@@ -51,9 +51,8 @@ def _run_workers(tmp_path, url, n_trials):
     return [json.loads((tmp_path / f"worker{i}.json").read_text()) for i in (0, 1)]
 
 
-def test_two_workers_share_one_sqlite_study(tmp_path):
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
-    w = _run_workers(tmp_path, url, N_TRIALS)
+def assert_one_shared_study(url, w):
+    "Both workers `w` filled one study at `url`, and no trial was lost, duplicated or left unfinished."
     assert w[0]["study"] == w[1]["study"], "same data and settings must name the same study"
     assert optuna.get_all_study_names(url) == [w[0]["study"]]
     study = optuna.load_study(study_name=w[0]["study"], storage=url)
@@ -72,6 +71,11 @@ def test_two_workers_share_one_sqlite_study(tmp_path):
     assert N_TRIALS <= len(trials) <= N_TRIALS + 1
     # both workers refit from the same storage; the later one sees every trial
     assert study.best_params in (w[0]["best"], w[1]["best"])
+
+
+def test_two_workers_share_one_sqlite_study(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    assert_one_shared_study(url, _run_workers(tmp_path, url, N_TRIALS))
 
 
 def test_search_resumes_from_the_storage(tmp_path):

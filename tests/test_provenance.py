@@ -54,3 +54,22 @@ def test_the_fingerprint_covers_file_info_csv(make_tiny_kinematic):
     info.write_text(info.read_text().replace("Happy", "Sad", 1))
     after = fingerprint(root, "kinematic")
     assert after["files"] == before["files"] == 15 and after["sha256"] != before["sha256"]
+
+
+def test_the_cost_of_a_notebook_names_its_slowest_cells_and_counts_its_workers(tmp_path):
+    "What the runner records per notebook (`notebook_cost`): CPU seconds of the kernel and its workers, the slowest cells."
+    from emomotion.evaluate import ResourceMeter
+    from emomotion.provenance import notebook_cost
+    from emomotion.study import execute_notebook
+    burn = "import time\nwhile time.process_time() < 1.0: pass"
+    write_notebook(tmp_path / "nb.ipynb", [
+        "#| export\nimport time", "# wait a little\ntime.sleep(0.6)",
+        f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {burn!r}], check=True)", "x = 1"])
+    with ResourceMeter(interval=0.1, include_self=False) as meter:
+        execute_notebook(tmp_path / "nb.ipynb", tmp_path / "executed.ipynb", {})
+    cost = notebook_cost(tmp_path / "executed.ipynb", meter)
+    assert cost["cpu_s"] >= 1.0                          # the worker's second of CPU (and the kernel's own)
+    stages = cost["top_stages"]
+    assert [(t["cell"], t["stage"]) for t in stages[:2]] == [(3, "import subprocess, sys"), (2, "wait a little")]
+    assert len(stages) == 3 and stages[0]["s"] >= 1.0 and stages[1]["s"] >= 0.6
+    assert notebook_cost(tmp_path / "nb.ipynb")["top_stages"] == []     # never executed: no timings, no guess

@@ -126,3 +126,38 @@ def test_report_only_draws_the_figure(tmp_path, capsys):
     out = _study_folder(tmp_path, "bandai", _results("bandai"))
     assert main(["study", "--report-only", "--out", str(out)]) == 0
     assert (out / REPORT_FIGURE).is_file() and "report.html" in capsys.readouterr().out
+
+
+def test_the_report_shows_what_each_notebook_cost(tmp_path):
+    out = _study_folder(tmp_path, "bandai", _results("bandai"))
+    prov = json.loads((out / "provenance.json").read_text())
+    prov.update(wall_s=100.0, data=dict(loaded=dict(load_s=3.2, workers_peak_rss_mib=300.0)))
+    prov["notebooks"][0].update(wall_s=90.0, cpu_s=170.4, peak_rss_mib=800.2,
+                                top_stages=[dict(cell=7, s=80.0, stage="res = cross_validate(model, X, y)")])
+    import nbformat                                  # a record from before stages were kept: read from the executed copy
+    cell = nbformat.v4.new_code_cell("# the slow part\nfit()")
+    cell.metadata["papermill"] = dict(duration=12.5)
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), out / "executed.ipynb")
+    prov["notebooks"].append(dict(name="03_old", status="ok", wall_s=13.0, executed="executed.ipynb"))
+    md = write_report(out, prov)[0].read_text()
+    cost = md[md.index("### What it cost"):]
+    assert "| 03_old" in cost and "`the slow part` (cell 1, 12.5 s)" in cost
+    row = next(l for l in cost.splitlines() if l.startswith("| 02_toy"))
+    assert [c.strip() for c in row.strip("|").split("|")] == [
+        "02_toy", "90.0 s", "170", "800", "`res = cross_validate(model, X, y)` (cell 7, 80.0 s)"]
+    assert "| whole run" in cost and "| data: load_dataset, before the notebooks" in cost
+
+
+def test_publishing_copies_the_record_of_a_finished_run_only(tmp_path):
+    from emomotion.report import publish_results, read_results
+    out = _study_folder(tmp_path / "study", "bandai", _results("bandai"))
+    prov = json.loads((out / "provenance.json").read_text())
+    (out / "provenance.json").write_text(json.dumps(dict(prov, status="failed")))
+    with pytest.raises(ValueError, match="provenance.json: status 'failed'"):
+        publish_results(out, tmp_path / "results")
+    (out / "provenance.json").write_text(json.dumps(prov))
+    dest = publish_results(out, tmp_path / "results")
+    assert dest == tmp_path / "results" / "bandai-quick"
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == [
+        "provenance.json", "tables/results.csv"]                  # the small text record, nothing else
+    assert read_results(dest).equals(read_results(out)) and json.loads((dest / "provenance.json").read_text())["status"] == "ok"
