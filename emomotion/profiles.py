@@ -41,8 +41,11 @@ PROFILES = {
                              batch_size=16, lr=1e-2, n_jobs=1, models=("stgcn++", "part-transformer"),
                              stgcn=dict(channels=(8, 8, 16, 16), strides=(1, 1, 2, 2)),
                              transformer=dict(d_model=16, n_heads=2, n_layers=1, dim_ff=32)),
-        personalisation=dict(models=("Random Forest", "SVM", "MLP"), shots=(1, 2, 4), n_jobs=1),
-        affect=dict(lexicon="NRC-VAD", n_jobs=1),
+        personalisation=dict(models=("Random Forest", "SVM", "MLP"), shots=(1, 2, 4), n_jobs=1,
+                             tuned=("Random Forest", "SVM"),
+                             mlp=dict(k=100, hidden_dim=32, n_layers=1, max_epochs=15, patience=5)),
+        affect=dict(lexicon="NRC-VAD", n_jobs=1,
+                    head=dict(hidden=(64,), alphas=(1.0, 10.0, 100.0), max_iter=500)),
         explanations=dict(n_repeats=3, animation_frames=20, n_jobs=1)),
     "full": dict(
         n_splits=5, inner_splits=3, small_data=True,
@@ -72,8 +75,11 @@ PROFILES = {
                              models=("stgcn++", "stgcn++ late", "part-transformer"),
                              stgcn=dict(channels=(32, 32, 64, 64), strides=(1, 1, 2, 2)),
                              transformer=dict(d_model=64, n_heads=4, n_layers=2, dim_ff=128)),
-        personalisation=dict(models=("Random Forest", "SVM", "MLP"), shots=(1, 2, 4), n_jobs=min(2, os.cpu_count() or 1)),
-        affect=dict(lexicon="NRC-VAD", n_jobs=min(2, os.cpu_count() or 1)),
+        personalisation=dict(models=("Random Forest", "SVM", "MLP"), shots=(1, 2, 4),
+                             n_jobs=min(2, os.cpu_count() or 1), tuned=("SVM",),
+                             mlp=dict(k=150, hidden_dim=128, n_layers=2, max_epochs=100, patience=15)),
+        affect=dict(lexicon="NRC-VAD", n_jobs=min(2, os.cpu_count() or 1),
+                    head=dict(hidden=(64,), alphas=(0.1, 1.0, 10.0, 100.0), max_iter=1000)),
         explanations=dict(n_repeats=10, animation_frames=60, n_jobs=min(2, os.cpu_count() or 1))),
 }
 """The settings of each profile: the shared keys (`SHARED`), then one section per chapter (`SECTIONS`).
@@ -95,8 +101,12 @@ PROFILES = {
   crops, epochs, patience, batch size, learning rate, folds trained in parallel, the models run (names of
   `skeleton_models.SKELETON_MODELS`), ST-GCN++ and part-transformer sizes.
 - `personalisation`: the models adapted per performer, the labelled clips per emotion of the few-shot
-  protocols (`actors+k1`, ...), folds run in parallel.
-- `affect`: the valence/arousal/dominance lexicon of the targets, folds run in parallel.
+  protocols (`actors+k1`, ...), folds run in parallel, the baselines grid-searched in each fold as in 02
+  (`tuned`; the others use 02's untuned pipeline: the forest's grid would cost 13 fits per fold), the fixed
+  settings of its batch-norm MLP
+  (`k` features kept, width, depth, epochs, patience).
+- `affect`: the valence/arousal/dominance lexicon of the targets, folds run in parallel, the regression
+  `head` (`affect.make_vad_head`: hidden layers, the L2 penalties searched in the inner folds, iterations).
 - `explanations`: permutation repeats, frames of the attention animation, workers."""
 
 PROFILE_NAMES = tuple(PROFILES)

@@ -1,0 +1,169 @@
+"""Tests of emomotion.personalisation: per-actor standardisation, batch-norm re-estimation and few-shot
+calibration, all on the folds of the leave-actors-out protocol and on one set of test clips."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from emomotion.evaluate import ADAPTATION_PROTOCOLS, append_results, cross_validate, split_indices
+from emomotion.personalisation import (actor_batchnorm, adapt_per_actor, batchnorm_layers, batchnorm_mlp,
+                                       make_model, prototype_predict, shot_ranks, standardise_per_actor,
+                                       support_mask)
+
+
+def _shifted_study(n_actors=8, n_classes=3, per_cell=6, n_features=6, shift=6.0, seed=0):
+    "Classes that differ a little, actors that differ a lot: one big additive offset per actor (a 'body size')."
+    rng = np.random.default_rng(seed)
+    means = rng.normal(size=(n_classes, n_features)) * 1.5
+    offset = rng.normal(size=(n_actors, n_features)) * shift
+    a = np.repeat(np.arange(n_actors), n_classes * per_cell)
+    c = np.tile(np.repeat(np.arange(n_classes), per_cell), n_actors)
+    X = means[c] + offset[a] + rng.normal(size=(len(c), n_features)) * 0.5
+    return X, np.array(["C0", "C1", "C2"])[c], np.array([f"A{i}" for i in a])
+
+
+def test_each_actor_is_standardised_with_its_own_statistics_only():
+    X, y, actors = _shifted_study()
+    Z = standardise_per_actor(X, actors)
+    for a in np.unique(actors):
+        np.testing.assert_allclose(Z[actors == a].mean(0), 0, atol=1e-9)
+        np.testing.assert_allclose(Z[actors == a].std(0), 1, atol=1e-9)
+    # an actor's rows do not depend on the other actors' rows
+    other = X.copy()
+    other[actors != "A0"] += 100.0
+    np.testing.assert_array_equal(standardise_per_actor(other, actors)[actors == "A0"], Z[actors == "A0"])
+    with pytest.raises(ValueError, match="3 actor ids for 144 rows"):
+        standardise_per_actor(X, actors[:3])
+
+
+def test_support_sets_are_nested_and_leave_every_cell_a_test_clip():
+    y = np.array(["a"] * 5 + ["b"] * 2 + ["a"] * 3)
+    actors = np.array(["P"] * 7 + ["Q"] * 3)
+    rank, size = shot_ranks(y, actors, seed=3)
+    assert support_mask(rank, size, 4)[:5].sum() == 4          # 5 clips: 4 shots, 1 left
+    assert support_mask(rank, size, 4)[5:7].sum() == 1         # 2 clips: 1 shot, 1 left
+    assert support_mask(rank, size, 4)[7:].sum() == 2          # 3 clips: 2 shots, 1 left
+    for k in (1, 2):
+        assert (support_mask(rank, size, k) <= support_mask(rank, size, k + 1)).all()
+    assert not support_mask(rank, size, 0).any()
+
+
+def test_prototypes_reduce_to_the_model_without_support_and_follow_the_support():
+    rng = np.random.default_rng(0)
+    s = rng.dirichlet(np.ones(4), size=50)
+    np.testing.assert_array_equal(prototype_predict(s, np.empty((0, 4)), []), s.argmax(1))
+    # this performer's class-2 clips look like class 0 to the model: with their support, such a clip is class 2
+    look = np.array([[0.7, 0.1, 0.1, 0.1]])
+    assert prototype_predict(look, np.empty((0, 4)), []) == [0]
+    assert prototype_predict(look, np.repeat(look, 1, 0), [2]) == [0]          # one shot: the prior still wins
+    assert prototype_predict(look, np.repeat(look, 4, 0), [2] * 4) == [2]
+
+
+def test_batchnorm_statistics_are_re_estimated_on_the_actor_and_the_original_is_kept():
+    X, y, actors = _shifted_study()
+    model = batchnorm_mlp("quick").fit(X, y)
+    before = [m.running_mean.clone() for m in batchnorm_layers(model)]
+    mine = actors == "A3"
+    adapted = actor_batchnorm(model, X[mine])
+    Z = model[:-1].transform(X[mine])
+    np.testing.assert_allclose(batchnorm_layers(adapted)[0].running_mean.numpy(), Z.mean(0), atol=1e-4)
+    np.testing.assert_allclose(batchnorm_layers(adapted)[0].running_var.numpy(), Z.var(0, ddof=1), rtol=1e-3,
+                               atol=1e-5)
+    for b, m in zip(before, batchnorm_layers(model)):
+        assert (b == m.running_mean).all()
+    with pytest.raises(ValueError, match="ends in no network with batch norm"):
+        actor_batchnorm(make_model("SVM", "quick").fit(X, y, groups=actors), X)
+
+
+def test_every_protocol_is_scored_on_the_same_clips_outside_the_support_and_the_folds_are_actors():
+    X, y, actors = _shifted_study()
+    res = adapt_per_actor(make_model("SVM", "quick"), X, y, actors, n_splits=4, seed=1, fit_groups=True)
+    assert list(res) == ["actors", "actors+norm", "actors+k1", "actors+k2", "actors+k4"]
+    assert set(res) - {"actors"} <= set(ADAPTATION_PROTOCOLS)
+    rank, size = shot_ranks(y, actors, seed=1)
+    support = support_mask(rank, size, 4)
+    for r in res.values():
+        assert r.n_splits == 4 and len(r.folds) == 4
+        np.testing.assert_array_equal(np.sort(r.test_index), np.flatnonzero(~support))
+    # the folds are those of the harness under 'actors': the same test actors in each
+    folds = split_indices("actors", y, actors, 4, 1)
+    for k, (_, te) in enumerate(folds):
+        assert set(res["actors+k1"].groups[res["actors+k1"].fold_of == k]) == set(actors[te])
+    with pytest.raises(ValueError, match="shots \\[3\\]"):
+        adapt_per_actor(make_model("SVM", "quick"), X, y, actors, shots=(3,))
+
+
+def test_k0_is_the_harness_and_per_actor_standardisation_removes_a_performer_offset(tmp_path):
+    X, y, actors = _shifted_study()
+    res = adapt_per_actor(make_model("Random Forest", "quick"), X, y, actors, n_splits=4, fit_groups=True)
+    h = cross_validate(make_model("Random Forest", "quick"), X, y, "actors", actors, 4, 0, progress=False,
+                       fit_groups=True)
+    pred = pd.Series(h.y_pred, index=h.test_index)
+    np.testing.assert_array_equal(pred.loc[res["actors"].test_index].to_numpy(), res["actors"].y_pred)
+    # a large offset per actor and nothing else: the new performer is far from every training actor,
+    # standardising each actor by its own clips removes the offset
+    acc = {p: r.summary()["accuracy"] for p, r in res.items()}
+    assert acc["actors+norm"] > acc["actors"] + 0.2, acc
+    for p, r in res.items():
+        table = append_results(r, tmp_path, "toy", "Random Forest (adaptation test clips)", family="rf")
+    assert table.protocol.tolist() == list(res)
+
+
+def test_few_shot_calibration_corrects_a_performer_whose_classes_look_like_others():
+    # every actor expresses class C0 like the shared C1 and vice versa for half of the actors: the
+    # model trained on the others errs on them; a few labelled clips of the performer put it right
+    rng = np.random.default_rng(0)
+    means = np.eye(3, 6) * 4.0
+    n_actors, per = 8, 8
+    a = np.repeat(np.arange(n_actors), 3 * per)
+    c = np.tile(np.repeat(np.arange(3), per), n_actors)
+    shown = c.copy()
+    swap = (a % 2 == 1)
+    shown[swap & (c == 0)], shown[swap & (c == 1)] = 1, 0
+    X = means[shown] + rng.normal(size=(len(c), 6))
+    y, actors = np.array(["C0", "C1", "C2"])[c], np.array([f"A{i}" for i in a])
+    res = adapt_per_actor(make_model("SVM", "quick"), X, y, actors, n_splits=4, fit_groups=True)
+    acc = {p: r.summary()["pooled_accuracy"] for p, r in res.items()}
+    assert acc["actors+k4"] > acc["actors"] + 0.15, acc
+    assert acc["actors+k2"] > acc["actors"], acc             # (one shot does not outweigh the prior here)
+
+
+def test_the_mlp_gets_the_batchnorm_protocol():
+    X, y, actors = _shifted_study(n_actors=6)
+    res = adapt_per_actor(make_model("MLP", "quick"), X, y, actors, n_splits=3, shots=(1,))
+    assert list(res) == ["actors", "actors+norm", "actors+bn", "actors+k1"]
+    with pytest.raises(ValueError, match="unknown model 'kNN'"):
+        make_model("kNN")
+
+
+def test_a_bare_network_on_any_input_shape_adapts_its_batchnorm():
+    from torch import nn
+
+    from emomotion.torchfit import TorchClassifier
+
+    class SeqNet(nn.Module):              # (N, C, T) sequences: batch norm over channels
+        def __init__(self, n_in, n_classes):
+            super().__init__()
+            self.bn, self.head = nn.BatchNorm1d(n_in[0]), nn.Linear(n_in[0], n_classes)
+
+        def forward(self, x):
+            return self.head(self.bn(x).mean(-1))
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3, 5)).astype(np.float32)
+    y = np.repeat(["a", "b"], 20)
+    net = TorchClassifier(SeqNet, max_epochs=2, val_size=0.0, patience=None, monitor="train_loss").fit(X, y)
+    adapted = actor_batchnorm(net, X[:10] + 5.0)
+    np.testing.assert_allclose(adapted.module_.bn.running_mean.numpy(), (X[:10] + 5.0).mean((0, 2)), atol=1e-4)
+    assert adapted.predict(X[:4]).shape == (4,)
+
+
+def test_the_profile_says_which_baselines_are_tuned_in_each_fold():
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+
+    from emomotion.profiles import profile_settings
+    for profile in ("quick", "full"):
+        tuned = profile_settings(profile, "personalisation")["tuned"]
+        for name in ("Random Forest", "SVM"):
+            assert isinstance(make_model(name, profile), GridSearchCV if name in tuned else Pipeline)
+    assert "Random Forest" not in profile_settings("full", "personalisation")["tuned"]
