@@ -23,8 +23,8 @@ from .published import PUBLISHED, published_beside
 __all__ = ['RESULT_KEY', 'MODEL_NAMES', 'PUBLISHED_COLUMN', 'MAX_ROWS', 'MAX_COLS', 'COST_COLUMNS', 'COST_CAPTION',
            'FIGURE_SUFFIXES', 'RESULTS_DIR', 'read_results', 'display_name', 'model_family', 'headline_table',
            'headline_figure', 'caption_parts', 'caption_for', 'display_table', 'render_markdown', 'render_html',
-           'cost_table', 'report_blocks', 'write_report', 'publish_results', 'readme_block', 'render_readme',
-           'update_readme', 'main']
+           'cost_table', 'report_blocks', 'write_report', 'results_name', 'publish_results', 'readme_block',
+           'render_readme', 'update_readme', 'main']
 
 # %% ../nbs/07b_report.ipynb #419143b8
 RESULT_KEY = ["dataset", "model", "protocol"]
@@ -635,9 +635,16 @@ _OPEN = re.compile(r"<!-- results:(?P<name>[A-Za-z0-9._-]+) -->")
 _CLOSE = "<!-- /results -->"
 
 
+def results_name(params: dict) -> str:
+    "The folder name of a published run: `<dataset>-<profile>`, then `-only-<notebooks>` for a run of some notebooks."
+    name = f"{params.get('dataset')}-{params.get('profile')}"
+    only = params.get("only")
+    return name + (f"-only-{'+'.join(n.split('_')[0] for n in only)}" if only else "")
+
+
 def publish_results(out, results_dir=RESULTS_DIR) -> Path:
     """Copy the small text record of the finished study in `out` — `tables/results.csv` and `provenance.json` — to
-    `results_dir/<dataset>-<profile>/` (same layout), filling each notebook's `top_stages` from its executed copy
+    `results_dir/<results_name>/` (same layout; a run of some notebooks gets its own folder), filling each notebook's `top_stages` from its executed copy
     where the run did not record them. Returns that folder; `ValueError` naming the file when `out` cannot be published."""
     out = Path(out)
     prov = load_provenance(out)
@@ -652,7 +659,7 @@ def publish_results(out, results_dir=RESULTS_DIR) -> Path:
         if "top_stages" not in n and n.get("executed") and (out / n["executed"]).is_file():
             n["top_stages"] = top_stages(out / n["executed"])
     params = prov.get("parameters") or {}
-    dest = Path(results_dir) / f"{params.get('dataset')}-{params.get('profile')}"
+    dest = Path(results_dir) / results_name(params)
     (dest / "tables").mkdir(parents=True, exist_ok=True)
     (dest / "tables" / "results.csv").write_bytes(src.read_bytes())
     (dest / "provenance.json").write_text(json.dumps(prov, indent=2, default=str) + "\n")
