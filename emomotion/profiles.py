@@ -41,9 +41,11 @@ PROFILES = {
                              batch_size=16, lr=1e-2, n_jobs=1, models=("stgcn++", "part-transformer"),
                              stgcn=dict(channels=(8, 8, 16, 16), strides=(1, 1, 2, 2)),
                              transformer=dict(d_model=16, n_heads=2, n_layers=1, dim_ff=32)),
-        personalisation=dict(models=("Random Forest", "SVM", "MLP"), shots=(1, 2, 4), n_jobs=1,
+        personalisation=dict(models=("Random Forest", "SVM", "MLP", "ST-GCN++"), shots=(1, 2, 4), n_jobs=1,
                              tuned=("Random Forest", "SVM"),
-                             mlp=dict(k=100, hidden_dim=32, n_layers=1, max_epochs=15, patience=5)),
+                             mlp=dict(k=100, hidden_dim=32, n_layers=1, max_epochs=15, patience=5),
+                             skeleton=dict(rate=10.0, max_seconds=4.0, window=16, n_crops=2, max_epochs=4,
+                                           batch_size=16, lr=1e-2, channels=(8, 8, 16, 16), strides=(1, 1, 2, 2))),
         affect=dict(lexicon="NRC-VAD", n_jobs=1,
                     head=dict(hidden=(64,), alphas=(1.0, 10.0, 100.0), max_iter=500)),
         explanations=dict(n_repeats=3, animation_frames=20, n_jobs=1)),
@@ -75,9 +77,11 @@ PROFILES = {
                              models=("stgcn++", "stgcn++ late", "part-transformer"),
                              stgcn=dict(channels=(32, 32, 64, 64), strides=(1, 1, 2, 2)),
                              transformer=dict(d_model=64, n_heads=4, n_layers=2, dim_ff=128)),
-        personalisation=dict(models=("Random Forest", "SVM", "MLP"), shots=(1, 2, 4),
+        personalisation=dict(models=("Random Forest", "SVM", "MLP", "ST-GCN++"), shots=(1, 2, 4),
                              n_jobs=min(2, os.cpu_count() or 1), tuned=("SVM",),
-                             mlp=dict(k=150, hidden_dim=128, n_layers=2, max_epochs=100, patience=15)),
+                             mlp=dict(k=150, hidden_dim=128, n_layers=2, max_epochs=100, patience=15),
+                             skeleton=dict(rate=15.0, max_seconds=8.0, window=32, n_crops=3, max_epochs=6,
+                                           batch_size=32, lr=1e-2, channels=(16, 16, 32, 32), strides=(1, 1, 2, 2))),
         affect=dict(lexicon="NRC-VAD", n_jobs=min(2, os.cpu_count() or 1),
                     head=dict(hidden=(64,), alphas=(0.1, 1.0, 10.0, 100.0), max_iter=1000)),
         explanations=dict(n_repeats=10, animation_frames=60, n_jobs=min(2, os.cpu_count() or 1))),
@@ -104,7 +108,9 @@ PROFILES = {
   protocols (`actors+k1`, ...), folds run in parallel, the baselines grid-searched in each fold as in 02
   (`tuned`; the others use 02's untuned pipeline: the forest's grid would cost 13 fits per fold), the fixed
   settings of its batch-norm MLP
-  (`k` features kept, width, depth, epochs, patience).
+  (`k` features kept, width, depth, epochs, patience), and of its ST-GCN++ (`skeleton`: sequence rate (Hz) and
+  longest clip kept (s), window, test crops, a fixed number of epochs, batch, learning rate, channels, strides —
+  smaller than 05b's, since the chapter fits it twice per fold).
 - `affect`: the valence/arousal/dominance lexicon of the targets, folds run in parallel, the regression
   `head` (`affect.make_vad_head`: hidden layers, the L2 penalties searched in the inner folds, iterations).
 - `explanations`: permutation repeats, frames of the attention animation, workers."""

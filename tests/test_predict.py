@@ -43,7 +43,7 @@ def _same_as_harness(clips, model, X, est, fit_groups, tmp_path, folds=None):
         assert (out["error"] == "").all()
         np.testing.assert_array_equal(out["label"].to_numpy(), pred.loc[te, "y_pred"].to_numpy())
         cols = [f"p_{c}" for c in res.classes]
-        np.testing.assert_allclose(out[cols].to_numpy(), pred.loc[te, cols].to_numpy(), atol=1e-9)
+        np.testing.assert_allclose(out[cols].to_numpy(), pred.loc[te, cols].to_numpy(), atol=1e-6)   # float32 inference: thread count moves the last bits
 
 
 def test_rf_bundle_equals_cross_validate_fold_for_fold(clips, tmp_path):
@@ -197,3 +197,38 @@ def test_bundle_and_predict_are_two_chapter_sized_modules():
         assert len(inspect.getsource(m).splitlines()) < 700, m.__name__
     assert not _re.search(r"^\s*from (\.|emomotion\.)predict import", inspect.getsource(B), _re.M)
     assert P.train_bundle is B.train_bundle and P.model_inputs is B.model_inputs   # one definition, used by predict
+
+
+def test_predict_reports_valence_arousal_dominance_of_the_mapping(clips, rf_bundle):
+    "A bundle without the comparison maps its probabilities: the three columns are p × anchors, and the card says why."
+    from emomotion.affect import VAD_DIMS, map_proba
+    model = P.load_model(rf_bundle)
+    assert model.affect["approach"] == "mapping" and "without evaluation" in model.affect["why"]
+    out = model.predict_files(list(clips.index["path"].iloc[:4]))
+    p = out[[f"p_{c}" for c in model.classes]].to_numpy()
+    np.testing.assert_allclose(out[list(VAD_DIMS)].to_numpy(), map_proba(p, model.classes))
+    assert "mapping" in (rf_bundle / "MODEL_CARD.md").read_text()
+
+
+def test_regression_head_chosen_is_saved_checked_and_used(clips, tmp_path, monkeypatch):
+    "When the regression head wins, it travels in the bundle (hash-checked) and predict reports its values."
+    from emomotion import affect
+    from emomotion.affect import VAD_DIMS
+    monkeypatch.setattr(affect, "better_approach", lambda t: ("regression", "MLP head", "forced by the test"))
+    b = B.train_bundle(clips, "rf", tmp_path / "rf")
+    meta = json.loads((b / "model.json").read_text())
+    assert meta["affect"]["approach"] == "regression" and "affect.skops" in meta["files"]
+    assert {r["approach"] for r in meta["affect"]["metrics"]} == {"mapping", "regression"}
+    assert "regression head" in (b / "MODEL_CARD.md").read_text()
+    model = P.load_model(b)
+    files = list(clips.index["path"].iloc[:3])
+    out = model.predict_files(files)
+    X, _ = feature_table(clips.subset(np.arange(3)), progress=False)
+    np.testing.assert_allclose(out[list(VAD_DIMS)].to_numpy(), model.affect_head.predict(X.to_numpy()), atol=1e-9)
+    key, fps, _ = P.read_motion(files[0])
+    tl = model.timeline({files[0]: (key, fps)}, window=key.shape[0] / fps / 2)
+    assert len(tl) >= 2 and tl[list(VAD_DIMS)].notna().all().all()
+    head = b / "affect.skops"
+    head.write_bytes(head.read_bytes() + b" ")
+    with pytest.raises(B.BundleError, match="affect.skops: SHA-256"):
+        P.load_model(b)

@@ -1,0 +1,129 @@
+"Continuous affect (`emomotion.affect`, nbs/10_affect): lexicon anchors, metrics, honest folds, the approach choice, the chapter's outputs."
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.ensemble import RandomForestClassifier
+
+from emomotion import affect as A
+from emomotion.datasets import EMOTIONS
+from emomotion.evaluate import cross_validate, make_toy_study, split_indices
+
+ROOT = Path(__file__).resolve().parents[1]
+# the issue's NRC VAD v1 numbers (0..1), by the lexicon's word
+ISSUE = {"angry": (.122, .830, .604), "disgust": (.052, .775, .317), "fear": (.073, .840, .293),
+         "happy": (1.000, .735, .772), "neutral": (.469, .184, .357), "sad": (.225, .333, .149),
+         "surprise": (.875, .875, .562)}
+
+
+def test_lexicon_is_the_issues_v1_table_keyed_by_our_labels():
+    assert set(A.NRC_VAD.index) == set(EMOTIONS)
+    assert A.NRC_VAD.loc["Fearful", "word"] == "fear"
+    for label, row in A.NRC_VAD.iterrows():
+        assert tuple(row[list(A.VAD_DIMS)]) == ISSUE[row.word], label
+    assert "v1" in A.VAD_SOURCE and "Mohammad" in A.VAD_SOURCE and "ACL 2018" in A.VAD_SOURCE
+
+
+def test_a_label_without_anchor_is_named():
+    with pytest.raises(ValueError, match=r"\['Content', 'Joy'\]"):
+        A.vad_of(["Sad", "Joy", "Content", "Joy"])
+
+
+def test_mapping_is_the_expected_anchor():
+    proba = np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    out = A.map_proba(proba, ["Angry", "Fearful", "Sad"])
+    np.testing.assert_allclose(out, proba @ A.vad_of(["Angry", "Fearful", "Sad"]))
+    unknown = A.map_proba([[0.5, 0.5], [1.0, 0.0]], ["Sad", "Joy"])
+    assert np.isnan(unknown[0]).all() and np.allclose(unknown[1], A.vad_of(["Sad"])[0])
+
+
+def test_ccc_against_its_definition():
+    rng = np.random.default_rng(1)
+    y, p = rng.normal(size=500), rng.normal(size=500) * 0.5 + 0.3
+    p = p + 0.7 * y
+    sy, sp = y.std(), p.std()
+    r = np.corrcoef(y, p)[0, 1]
+    expected = 2 * r * sy * sp / (sy ** 2 + sp ** 2 + (y.mean() - p.mean()) ** 2)
+    assert np.isclose(A.ccc(y, p), expected)
+    assert A.ccc(y, np.full(500, 3.0)) == 0 and np.isnan(A.ccc(np.ones(3), np.ones(3)))
+    m = A.affect_metrics(np.c_[y, y, y], np.c_[y, 2 * y, y + 1])
+    assert list(m.columns) == ["dimension", "ccc", "rmse", "pearson_r"]
+    assert np.allclose(m.pearson_r, 1) and m.ccc[0] == pytest.approx(1) and (m.ccc[1:] < 0.9).all()
+
+
+class _Spy(RegressorMixin, BaseEstimator):
+    "Predicts the training mean; remembers the rows (their first feature) it was fitted on."
+    seen: list = []
+
+    def fit(self, X, Y):
+        _Spy.seen.append(set(np.asarray(X)[:, 0].tolist()))
+        self.mean_ = np.asarray(Y).mean(0)
+        return self
+
+    def predict(self, X):
+        return np.tile(self.mean_, (len(X), 1))
+
+
+def test_cross_predict_never_fits_on_the_test_fold():
+    X, y, actors = make_toy_study(n_actors=6, n_classes=3, per_cell=2)
+    X = X.assign(f0=np.arange(len(X)))                      # row ids in the first column
+    folds = split_indices("actors", y, actors, 3, 0)
+    _Spy.seen = []
+    P = A.cross_predict(_Spy(), X, np.ones((len(X), 3)), folds)
+    assert not np.isnan(P).any() and len(_Spy.seen) == 3
+    for seen, (train, test) in zip(_Spy.seen, folds):
+        assert seen == set(train.tolist()) and not seen & set(test.tolist())
+
+
+def test_better_approach_is_the_higher_mean_ccc_and_ties_go_to_the_mapping():
+    def table(map_ccc, reg_ccc):
+        rows = [dict(approach=a, model=m, dimension=d, ccc=c) for a, m, c in
+                [("mapping", "RF", map_ccc), ("regression", "MLP head", reg_ccc), ("floor", "mean", 9.0)]
+                for d in A.VAD_DIMS]
+        return pd.DataFrame(rows).assign(protocol="actors", folds=3, n_clips=10, dataset="toy")
+    assert A.better_approach(table(0.4, 0.6))[:2] == ("regression", "MLP head")
+    assert A.better_approach(table(0.6, 0.4))[:2] == ("mapping", "RF")     # the floor row never wins
+    assert A.better_approach(table(0.5, 0.5))[0] == "mapping"
+
+
+def test_bundle_affect_scores_both_on_the_harness_folds():
+    X, y, actors = make_toy_study(n_actors=8, n_classes=4, per_cell=4, shared=2.0, personal=0.3)
+    labels = np.array(["Angry", "Happy", "Sad", "Neutral"])[[int(c[1]) for c in y]]
+    codes = np.unique(labels, return_inverse=True)[1]
+    res = cross_validate(RandomForestClassifier(50, random_state=0), X, codes, "actors", actors, 4, 0, progress=False)
+    rec, head = A.bundle_affect(res, labels, X, actors, "quick")
+    t = pd.DataFrame(rec["metrics"])
+    mapped = t[t.approach == "mapping"].set_index("dimension")
+    expect = A.affect_metrics(A.vad_of(labels), _mapped(res, np.unique(labels))).set_index("dimension")
+    np.testing.assert_allclose(mapped.ccc, expect.ccc)
+    assert (head is None) == (rec["approach"] == "mapping")
+    if head is not None:
+        assert head.predict(X.to_numpy()[:3]).shape == (3, 3)
+
+
+def _mapped(res, names):
+    out = np.full((res.n, 3), np.nan)
+    out[res.test_index] = A.map_proba(res.proba, names[res.classes])
+    return out
+
+
+@pytest.mark.slow
+def test_the_chapter_writes_its_table_and_circumplex(tmp_path):
+    "nbs/10_affect.ipynb under papermill with its quick defaults: `tables/affect_*.csv` and a circumplex figure."
+    out = tmp_path / "rep"
+    proc = subprocess.run([sys.executable, "-m", "papermill", "10_affect.ipynb", str(tmp_path / "run.ipynb"),
+                           "-p", "out_dir", str(out), "--log-level", "ERROR"], cwd=ROOT / "nbs",
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    t = pd.read_csv(out / "tables" / "affect_synthetic_metrics.csv")
+    need = {"approach", "model", "dimension", "ccc", "rmse", "pearson_r", "protocol", "folds", "seed", "dataset"}
+    assert need <= set(t.columns) and set(t.dimension) == set(A.VAD_DIMS)
+    assert {"mapping", "regression", "floor"} <= set(t.approach) and (t.protocol == "actors").all()
+    assert t.rmse.between(0, 2).all() and t.ccc.between(-1, 1).all()
+    assert list((out / "figures").glob("*circumplex*.png"))
+    choice = pd.read_csv(out / "tables" / "affect_synthetic_choice.csv")
+    assert choice.approach.iloc[0] in ("mapping", "regression") and "mean CCC" in choice.why.iloc[0]
