@@ -423,7 +423,7 @@ def cross_validate(model, X, y, protocol: str = "stratified", groups=None, n_spl
     folds = split_indices(protocol, y, split_groups, n_splits, seed)
     t0 = time.perf_counter()
     n_jobs = min(resolve_jobs(n_jobs), len(folds))
-    threads = 1 if n_jobs > 1 else None        # folds side by side: one BLAS/torch thread each
+    threads = 1        # one BLAS/torch thread per fold, however many run at once: the numbers never depend on --jobs
     jobs = (delayed(_run_fold)(model, X, codes, groups, tr, te, len(classes), fit_groups, return_estimator, threads)
             for tr, te in folds)
     with fold_backend(n_jobs) as n:

@@ -177,3 +177,4 @@ def test_storage_reaches_the_notebooks_and_its_password_stays_out_of_the_provena
 def test_a_storage_that_does_not_answer_is_one_line(postgres):
     with pytest.raises(UsageError, match=r"^--storage postgresql\+psycopg://nobody:\*\*\*@127.0.0.1:9/x: cannot connect"):
         check_storage("postgresql://nobody:pw@127.0.0.1:9/x", timeout=5)
+
