@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from emomotion.report import RESULTS_DIR, main, read_results, update_readme
+from emomotion.report import RESULTS_DIR, main, read_results, results_name, update_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = sorted(p for p in (ROOT / RESULTS_DIR).glob("*") if (p / "provenance.json").is_file())
@@ -34,7 +34,7 @@ def test_every_published_run_can_be_traced(folder):
     assert re.fullmatch(r"[0-9a-f]{40}", prov["git"]["commit"]), "the commit the study ran on"
     assert prov["command"].startswith("emomotion study ")
     params = prov["parameters"]
-    assert folder.name == f"{params['dataset']}-{params['profile']}"
+    assert folder.name == results_name(params)
     results = read_results(folder)
     assert len(results) and set(results.dataset) == {params["dataset"]}
     ran = {(r["dataset"], r["model"], r["protocol"]) for n in prov["notebooks"] for r in n.get("results", [])}

@@ -37,7 +37,14 @@ EXPECTED = {
     "05_stgcn": [(f"tables/stgcn_*_{part}.csv", 2) for part in ("folds", "report", "confusion")]
                 + [("tables/stgcn_ablation.csv", 1), ("figures/stgcn_*.png", 3)],
     "05a_moemo": [("tables/moemo_*_folds.csv", 2), ("tables/moemo_ablation.csv", 1), ("figures/moemo_*.png", 3)],
+    "05b_skeleton_models": [("tables/skeleton_*_folds.csv", 2), ("tables/skeleton_models.csv", 1),
+                            ("tables/skeleton_models_cost.csv", 1), ("figures/part_transformer_attention.png", 1)],
     "06_emokine_loocv": [("tables/emokine_*.csv", 2), ("figures/emokine_*.png", 2)],
+    "09_personalisation": [("tables/personalisation_*.csv", 1), ("figures/personalisation_*_accuracy_vs_k.png", 1)],
+    "10_affect": [("tables/affect_*_metrics.csv", 1), ("tables/affect_*_choice.csv", 1), ("figures/*circumplex*.png", 1)],
+    "11_explanations": [("tables/explanations_agreement.csv", 1), ("tables/fairness_groups.csv", 1),
+                        ("tables/fairness_spread.csv", 1), ("figures/explanations_joint_importance.png", 1),
+                        ("figures/*.gif", 1)],
 }
 CHEAP = ["01", "02"]                              # re-run for the determinism check
 
@@ -103,6 +110,8 @@ def test_every_expected_table_and_figure_exists(quick):
             assert len(pd.read_csv(out / t)) > 0, t
         for f in (o for o in run["outputs"] if o.endswith(".png")):
             assert (out / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f
+        for f in (o for o in run["outputs"] if o.endswith(".gif")):
+            assert (out / f).read_bytes()[:6] in (b"GIF87a", b"GIF89a"), f
     assert (out / "tables" / "results.csv").is_file()
     for f in ("REPORT.md", "report.html", "provenance.json"):
         assert (out / f).stat().st_size > 0, f
@@ -128,6 +137,14 @@ def test_results_have_a_row_per_model_and_protocol(quick):
                                                             "moemo_10j", "moemo_features"}
     assert {"moemo", "moemo_pose"} <= set(moemo[moemo.protocol == "stratified"].model)
     assert set(res[res.model.str.startswith("moemo")].family) == {"moemo"}
+    # 05b: both skeleton models of the quick profile under both protocols
+    skel = pd.DataFrame(runs["05b_skeleton_models"]["results"])
+    for m in ("stgcn++", "part-transformer"):
+        assert PROTOCOLS <= set(skel[skel.model == m].protocol), f"05b: {m}"
+    # 09: every adaptation protocol, each beside its k = 0 baseline on the same clips
+    adapt = pd.DataFrame(runs["09_personalisation"]["results"])
+    assert {"actors", "actors+norm", "actors+bn", "actors+k1", "actors+k2", "actors+k4"} <= set(adapt.protocol)
+    assert not set(adapt.model) & set(pd.DataFrame(runs["02_baselines"]["results"]).model)   # never over 02's rows
 
 
 def test_report_shows_everything(quick):
