@@ -167,3 +167,83 @@ def test_the_profile_says_which_baselines_are_tuned_in_each_fold():
         for name in ("Random Forest", "SVM"):
             assert isinstance(make_model(name, profile), GridSearchCV if name in tuned else Pipeline)
     assert "Random Forest" not in profile_settings("full", "personalisation")["tuned"]
+
+
+def _toy_sequences(n_actors=4, per_class=3, rate=10, seed=0, noise=0.003):
+    "Walking stick figures at `rate` Hz, class = how fast the arms bob; every clip with its own phase and amplitude."
+    from emomotion.kinematics import toy_clip
+    from emomotion.sequences import pad_sequences
+    from emomotion.skeleton_models import clip_skeleton
+    rng = np.random.default_rng(seed)
+    seqs, y, actors = [], [], []
+    for a in range(n_actors):
+        for c, freq in enumerate((0.7, 1.8)):
+            for _ in range(per_class):
+                pos = toy_clip(30, rng.uniform(3.0, 4.0), freq=freq, amp=rng.uniform(0.1, 0.2), phase=rng.uniform(0, 6))
+                seqs.append(clip_skeleton(pos + rng.normal(0, noise, pos.shape), 30, rate, canonical=False))
+                y.append(["slow", "fast"][c]); actors.append(f"A{a}")
+    return pad_sequences(seqs, 60), np.array(y), np.array(actors)
+
+
+def test_the_sequence_normaliser_removes_each_actors_size_and_posture_with_its_own_clips_only():
+    from emomotion.personalisation import normalise_sequences_per_actor
+    X, y, actors = _toy_sequences(noise=0.0)
+    Z = normalise_sequences_per_actor(X, actors, rate=10)
+    # actor A1 as a bigger performer (x 1.7) with a habitual posture, the head bowed 30 degrees forward (a rotation
+    # about Spine3: the bone keeps its length): the same result as before
+    big = X.copy()
+    pose = big[actors == "A1", :, :-1].reshape(-1, 60, 17, 3) * 1.7
+    c, s = np.cos(np.pi / 6), np.sin(np.pi / 6)
+    pose[:, :, 2] = pose[:, :, 1] + (pose[:, :, 2] - pose[:, :, 1]) @ np.array([[1, 0, 0], [0, c, s], [0, -s, c]])
+    pose *= big[actors == "A1", :, -1:, None]                      # padding stays zero
+    big[actors == "A1", :, :-1] = pose.reshape(-1, 60, 51)
+    assert np.abs(big - X)[actors == "A1"].max() > 0.5
+    np.testing.assert_allclose(normalise_sequences_per_actor(big, actors, rate=10), Z, atol=1e-4)
+    # statistics of other actors do not matter: change all of them, A0 is unchanged
+    other = X.copy()
+    other[actors != "A0", :, :-1] *= 3.0
+    np.testing.assert_array_equal(normalise_sequences_per_actor(other, actors, rate=10)[actors == "A0"],
+                                  Z[actors == "A0"])
+    # each actor's mean pose in the body frame is zero
+    for a in np.unique(actors):
+        rows = [Z[i, Z[i, :, -1] > 0, :-1].reshape(-1, 17, 3) for i in np.flatnonzero(actors == a)]
+        rel = np.concatenate([s - s[:, :1] * [1, 0, 1] for s in rows])
+        np.testing.assert_allclose(rel.mean(0), 0, atol=0.02)
+    with pytest.raises(ValueError, match="2 actor ids for 24 clips"):
+        normalise_sequences_per_actor(X, actors[:2], rate=10)
+
+
+def test_the_sequence_normaliser_brings_every_actor_to_one_tempo():
+    from emomotion.kinematics import resample
+    from emomotion.personalisation import normalise_sequences_per_actor
+    from emomotion.sequences import pad_sequences
+    X, y, actors = _toy_sequences(n_actors=2, noise=0.0)
+    # A1 plays every clip 1.5 times as fast: two thirds of the frames
+    seqs = [X[i, X[i, :, -1] > 0, :-1] for i in range(len(X))]
+    seqs = [resample(s, 1.0, 2 / 3) if a == "A1" else s for s, a in zip(seqs, actors)]
+    fast = pad_sequences(seqs, 60)
+
+    def median_speed(Z, a):
+        rows = [Z[i, Z[i, :, -1] > 0, :-1].reshape(-1, 17, 3) for i in np.flatnonzero(actors == a)]
+        return np.median(np.concatenate([np.linalg.norm(np.diff(s - s[:, :1] * [1, 0, 1], axis=0), axis=-1).mean(1)
+                                         for s in rows])) * 10
+    assert median_speed(fast, "A1") > 1.3 * median_speed(fast, "A0")
+    Z = normalise_sequences_per_actor(fast, actors, rate=10, speed=0.5)
+    for a in ("A0", "A1"):
+        assert abs(median_speed(Z, a) - 0.5) < 0.05, (a, median_speed(Z, a))
+    # the fast actor's clips are stretched back to about their original length
+    np.testing.assert_allclose(Z[actors == "A1", :, -1].sum(1), X[actors == "A1", :, -1].sum(1), rtol=0.1)
+
+
+def test_the_stgcn_gets_every_protocol_on_the_same_clips():
+    from functools import partial
+
+    from emomotion.personalisation import SEQUENCE_MODELS, normalise_sequences_per_actor
+    X, y, actors = _toy_sequences(n_actors=6)
+    assert "ST-GCN++" in SEQUENCE_MODELS
+    res = adapt_per_actor(make_model("ST-GCN++", "quick"), X, y, actors, n_splits=3, shots=(1, 2),
+                          normalise=partial(normalise_sequences_per_actor, rate=10))
+    assert list(res) == ["actors", "actors+norm", "actors+bn", "actors+k1", "actors+k2"]
+    rank, size = shot_ranks(y, actors, seed=0)
+    for r in res.values():
+        np.testing.assert_array_equal(np.sort(r.test_index), np.flatnonzero(~support_mask(rank, size, 2)))
