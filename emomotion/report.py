@@ -100,7 +100,7 @@ def headline_table(results: pd.DataFrame, notebook_of: dict | None = None) -> pd
     notebook_of = notebook_of or {}
     res = results.copy()
     res["_nb"] = [notebook_of.get(tuple(str(v) for v in r), "") for r in res[RESULT_KEY].itertuples(index=False)]
-    protocols = [p for p in PROTOCOLS if p in set(res.protocol)]
+    protocols = [p for p in PROTOCOL_TEXT if p in set(res.protocol)]     # splitters, then adaptation protocols
     protocols += [p for p in dict.fromkeys(res.protocol) if p not in protocols]
     header = {}
     for p in protocols:
@@ -158,7 +158,7 @@ def headline_figure(results: pd.DataFrame, path) -> Path | None:
     if res.empty:
         path.unlink(missing_ok=True)
         return None
-    protocols = [p for p in PROTOCOLS if p in set(res.protocol)]
+    protocols = [p for p in PROTOCOL_TEXT if p in set(res.protocol)]     # splitters, then adaptation protocols
     protocols += [p for p in dict.fromkeys(res.protocol) if p not in protocols]
     datasets = list(dict.fromkeys(res.dataset))
     n_models = max(res[res.dataset == ds].model.nunique() for ds in datasets)
