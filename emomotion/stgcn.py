@@ -175,7 +175,7 @@ class Graph:
         `self.edges` order). `xy` (V, 2) overrides the layout (default `self.xy`)."""
         import matplotlib.pyplot as plt
         from matplotlib.collections import LineCollection
-        ax = ax or plt.gca()
+        ax = ax if ax is not None else plt.subplots(figsize=(4, 6))[1]   # its own figure: never drawn over another
         xy = self.xy if xy is None else np.asarray(xy, float)[:, :2]
         segs = np.array([[xy[c], xy[p]] for c, p in self.edges])
         if edge_values is None:

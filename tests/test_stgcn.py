@@ -127,6 +127,7 @@ def test_corrupted_skeletons_are_refused(mutate, message):
 def test_draw_returns_axes():
     import matplotlib.pyplot as plt
     g = kinematic_graph()
+    plt.scatter([0], [0])               # a figure left open by someone else: draw() must not draw over it
     ax = g.draw(node_values=np.arange(g.V), edge_values=np.arange(len(g.edges)), labels=True)
     assert len(ax.collections) == 2
     plt.close("all")
