@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_selection import f_classif
 from sklearn.pipeline import Pipeline
 from torch import nn
 
@@ -110,10 +111,11 @@ def _split(x, T: int, J: int, B: int):
 class MoEmoPrep(TransformerMixin, BaseEstimator):
     """Fitted on the training rows of a fold: one scale for the movement vectors (their RMS over valid frames),
     a mean and sd per body-context channel (valid frames), median imputation and standardisation of the features,
-    and the activity vocabulary. `transform` applies them, zeroes the padded frames and turns every activity not
-    seen in fitting into -1 (`unknown`)."""
-    def __init__(self, T: int, n_joints: int = 17, n_body: int = len(BODY_CONTEXT)):
-        self.T, self.n_joints, self.n_body = T, n_joints, n_body
+    the activity vocabulary and, when `n_feature_tokens` is set, the features to keep: the `n_feature_tokens` with
+    the highest ANOVA F between the training labels (`feature_index_`, in column order). `transform` applies them,
+    zeroes the padded frames and turns every activity not seen in fitting into -1 (`unknown`)."""
+    def __init__(self, T: int, n_joints: int = 17, n_body: int = len(BODY_CONTEXT), n_feature_tokens: int | None = None):
+        self.T, self.n_joints, self.n_body, self.n_feature_tokens = T, n_joints, n_body, n_feature_tokens
 
     def fit(self, X, y=None):
         seq, act, feat = _split(np.asarray(X, np.float64), self.T, self.n_joints, self.n_body)
@@ -130,6 +132,14 @@ class MoEmoPrep(TransformerMixin, BaseEstimator):
         f = np.where(np.isfinite(feat), feat, self.feature_median_)
         self.feature_mean_, sd = f.mean(0), f.std(0)
         self.feature_sd_ = np.where(sd > 0, sd, 1.0)
+        self.feature_index_ = np.arange(f.shape[1])
+        k = self.n_feature_tokens
+        if k is not None and k < f.shape[1]:
+            if y is None: raise ValueError("MoEmoPrep: choosing n_feature_tokens features needs the training labels y")
+            with warnings.catch_warnings():      # constant features: F is NaN, never chosen
+                warnings.simplefilter("ignore", RuntimeWarning)
+                F = np.nan_to_num(f_classif(f, y)[0], nan=-1.0)
+            self.feature_index_ = np.sort(np.argsort(-F, kind="stable")[:k])
         return self
 
     def transform(self, X):
@@ -139,7 +149,7 @@ class MoEmoPrep(TransformerMixin, BaseEstimator):
         body = (seq[..., J3:-1] - self.body_mean_) / self.body_sd_ * m
         act = np.where(np.isin(act, self.known_activities_), act, -1)
         f = np.where(np.isfinite(feat), feat, self.feature_median_)
-        f = np.clip((f - self.feature_mean_) / self.feature_sd_, -10, 10)
+        f = np.clip((f - self.feature_mean_) / self.feature_sd_, -10, 10)[:, self.feature_index_]
         seq = np.concatenate([mv, body, m], -1).reshape(len(seq), -1)
         return np.concatenate([seq, act[:, None], f], 1).astype(np.float32)
 
@@ -161,8 +171,9 @@ class CrossBlock(nn.Module):
 
     def forward(self, q, kv, kv_pad):
         kv = self.nkv(kv)
-        ctx, w = self.att(self.nq(q), kv, kv, key_padding_mask=kv_pad, need_weights=True)
-        self.last_attention = w.detach()          # (N, Q, K), mean over heads
+        # the weights only outside training: training then takes PyTorch's fused attention path
+        ctx, w = self.att(self.nq(q), kv, kv, key_padding_mask=kv_pad, need_weights=not self.training)
+        self.last_attention = None if w is None else w.detach()          # (N, Q, K), mean over heads
         q = q + ctx
         return q + self.ff(self.nff(q))
 
@@ -272,18 +283,20 @@ VARIANTS = {
 "The full model and its ablations: what each changes in `MoEmo`."
 
 
-def moemo_classifier(T: int, variant: str = "moemo", n_activities: int = 0, *, max_epochs: int = 25,
+def moemo_classifier(T: int, variant: str = "moemo", n_activities: int = 0, *, n_feature_tokens: int | None = 32,
+                     max_epochs: int = 25,
                      lr: float = 2e-3, batch_size: int = 32, weight_decay: float = 1e-2, label_smoothing: float = 0.1,
                      patience: int | None = 6, val_size: float = 0.15, monitor: str = "val_loss", seed: int = 0,
                      device="auto", verbose: bool = False, **module_params) -> Pipeline:
     """`MoEmoPrep` then `TorchClassifier(MoEmo)` for one of `VARIANTS` on rows of `moemo_inputs` with `T` frames;
-    `n_activities`: size of the activity vocabulary (`activity_codes`). `module_params` go to `MoEmo`."""
+    `n_activities`: size of the activity vocabulary (`activity_codes`); `n_feature_tokens`: the engineered features
+    kept as context tokens (chosen on the training rows, `MoEmoPrep`; None: all). `module_params` go to `MoEmo`."""
     if variant not in VARIANTS: raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
     net = TorchClassifier(MoEmo, max_epochs=max_epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
                           label_smoothing=label_smoothing, patience=patience, val_size=val_size, monitor=monitor,
                           scheduler="onecycle", grad_clip=1.0, seed=seed, device=device, verbose=verbose,
                           T=T, n_activities=n_activities, **(VARIANTS[variant] | module_params))
-    return Pipeline([("prep", MoEmoPrep(T)), ("net", net)])
+    return Pipeline([("prep", MoEmoPrep(T, n_feature_tokens=n_feature_tokens)), ("net", net)])
 
 # %% ../nbs/05a_moemo.ipynb #4acd9a65
 def cross_attention_readout(estimator: Pipeline, X, lift: bool = False,

@@ -173,3 +173,39 @@ def test_moemo_settings_live_in_profiles():
     for p in ("quick", "full"):
         runs = profile_settings(p, "moemo")["runs"]
         assert set(runs["stratified"]) <= set(moemo.VARIANTS) and set(runs["grouped"]) <= set(moemo.VARIANTS)
+
+
+def test_feature_tokens_are_chosen_on_the_training_fold(toy):
+    """`moemo_features` keeps `n_feature_tokens` engineered features as context, chosen by ANOVA F on each fold's
+    training rows: the harness's fitted choice equals a choice made on those rows alone, and differs from one made
+    with the test rows' labels (feature 0 tracks the label on the test fold only)."""
+    X0, y, act = toy
+    rng = np.random.default_rng(1)
+    feats = rng.normal(size=(len(y), 6))
+    feats[:, 4] += 3.0 * (y == "lively")                        # informative everywhere
+    X = np.concatenate([X0, feats], 1).astype(np.float32)
+    est = moemo_classifier(T, "moemo_features", 2, n_feature_tokens=2, max_epochs=1, val_size=0,
+                           monitor="train_loss", patience=None, **SMALL)
+    res = cross_validate(est, X, y, "groups", groups=act, progress=False, return_estimator=True)
+    for k, fitted in enumerate(res.estimators):
+        te = res.test_index[res.fold_of == k]
+        tr = np.setdiff1d(np.arange(len(y)), te)
+        prep = fitted[0]
+        assert 4 in prep.feature_index_ and len(prep.feature_index_) == 2
+        np.testing.assert_array_equal(prep.feature_index_, MoEmoPrep(T, n_feature_tokens=2).fit(X[tr], y[tr]).feature_index_)
+        assert fitted[-1].module_.n_features == 2 and prep.transform(X[te]).shape[1] == X.shape[1] - 4
+    leak = X.copy()
+    leak[:, X0.shape[1]] = np.where(act == 1, 5.0 * (y == "lively"), rng.normal(size=len(y)))   # label on act 1 only
+    chosen = MoEmoPrep(T, n_feature_tokens=2).fit(leak[act == 0], y[act == 0]).feature_index_
+    assert 0 not in chosen and 0 in MoEmoPrep(T, n_feature_tokens=2).fit(leak, y).feature_index_
+
+
+def test_cross_attention_weights_only_outside_training(toy):
+    "Training takes the fused attention path (no weights); evaluation keeps them for the read-out."
+    X, y, act = toy
+    m = MoEmo(prepared(X).shape[1:], 2, T=T, n_activities=2, **{k: v for k, v in SMALL.items() if k != "device"})
+    xb = prepared(X)
+    m.train(); m(xb)
+    assert m.cross.last_attention is None
+    m.eval(); m(xb)
+    assert m.cross.last_attention.shape == (len(xb), T * 17, 1 + T)
