@@ -8,10 +8,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from scipy.sparse import csr_matrix
@@ -25,7 +26,7 @@ from torch import nn
 from .skeletons import KEY_JOINTS, KEY_PARENT_IDX, KINEMATIC_JOINTS, KINEMATIC_PARENTS
 from .cache import atomic_path, cache_root
 from .kinematics import derivatives, normalise_clip, resample_frames
-from .sequences import TakeBlock
+from .sequences import TakeBlock, encode_clips, skipped_table
 from .torchfit import TorchClassifier
 
 # %% auto #0
@@ -232,10 +233,18 @@ def clip_tensor(pos: np.ndarray, fps: float, parents, n_frames: int = 64, channe
 # %% ../nbs/05_stgcn.ipynb #4275e07a
 @dataclass
 class GraphTensors:
-    "What `build_tensors` returns: `X` (N, C, T, V) float32 aligned with the clips, the `graph`, channel names."
+    """What `build_tensors` returns: `X` (N, C, T, V) float32, row i = `index` row i (the rows of `clips.index` of the
+    clips kept: `rows`), the `graph`, channel names, and the clips left out with their reasons (`skipped`)."""
     X: np.ndarray
     graph: Graph
     channels: list[str]
+    index: pd.DataFrame | None = None
+    skipped: pd.DataFrame = field(default_factory=skipped_table)
+
+    @property
+    def rows(self) -> np.ndarray:
+        "Row of `clips.index` of each clip in `X`: `clips.subset(rows)` matches `X` row for row."
+        return np.arange(len(self.X)) if self.index is None else self.index.index.to_numpy()
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -252,7 +261,8 @@ def build_tensors(clips, joints: str = "key", n_frames: int = 64, channels=("pos
     (`joints="key"`) or on every joint of the native skeleton (`"all"`, from `clips.skeleton`; the words of
     `sequences.build_sequences`). Cached on
     disk (under `cache.cache_root()/stgcn`) by the clips' content hashes (else path, size and mtime) and
-    the parameters."""
+    the parameters. A clip that cannot be encoded is left out and listed in `.skipped` (`sequences.encode_clips`);
+    a batch that left a clip out is not cached."""
     channels = tuple(channels)
     if joints == "key":
         graph = key_graph()
@@ -272,18 +282,19 @@ def build_tensors(clips, joints: str = "key", n_frames: int = 64, channels=("pos
                                    stamp], default=str).encode()).hexdigest()[:16]
     path = cache_root() / "stgcn" / f"{clips.name}-{joints}-{key}.npy"
     if cache and path.exists():
-        return GraphTensors(np.load(path), graph, names)
+        return GraphTensors(np.load(path), graph, names, idx)
     fps = idx["fps"].to_numpy(float)
     key = clips.all_positions()
-    X = np.empty((len(idx), 3 * len(channels), n_frames, graph.V), np.float32)
-    for i in range(len(idx)):
+
+    def encode(i, name):
         pos = key[i] if joints == "key" else clips.full_positions(i)
-        X[i] = clip_tensor(pos, fps[i], graph.parents, n_frames, channels, graph.center, align, key=key[i],
-                           name=str(idx["path"].iloc[i]))
-    if cache:
+        return clip_tensor(pos, fps[i], graph.parents, n_frames, channels, graph.center, align, key=key[i], name=name)
+    tensors, rows, skipped = encode_clips(clips, encode, "build_tensors")
+    X = np.stack(tensors) if tensors else np.empty((0, 3 * len(channels), n_frames, graph.V), np.float32)
+    if cache and not len(skipped):           # a batch with a clip left out is built (and warns) every time
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             np.save(fh, X)
-    return GraphTensors(X, graph, names)
+    return GraphTensors(X, graph, names, idx.iloc[rows] if len(skipped) else idx, skipped)
 
 # %% ../nbs/05_stgcn.ipynb #c2258f07
 class GraphConv(nn.Module):

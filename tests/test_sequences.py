@@ -55,12 +55,18 @@ def test_build_sequences_cache_is_keyed_by_content(tmp_path):
     assert np.array_equal(all_j.X, s1.X) and all_j.joints == list(KEY_JOINTS)
 
 
-def test_bad_clip_names_the_file(tmp_path):
+def test_bad_clip_names_the_file_and_costs_only_itself(tmp_path):
     bad = motion()
     bad[10, 3, 1] = np.nan
-    clips = FakeClips([motion(), bad], [125.0, 125.0], ["a", "b"])
-    with pytest.raises(ValueError, match=r"clip1\.bvh \(clip 1\).*NaN"):
-        build_sequences(clips, cache=False)
+    clips = FakeClips([bad, motion(), motion(freq=2.0), bad], [125.0] * 4, ["a", "b", "c", "d"])
+    with pytest.warns(UserWarning, match=r"2 of 4 clips could not be encoded.*clip0\.bvh \(clip 0\).*NaN"):
+        seqs = build_sequences(clips, cache_dir=tmp_path)
+    assert seqs.rows.tolist() == [1, 2] and seqs.y.tolist() == ["B", "A"] and "2 clips left out" in repr(seqs)
+    assert np.array_equal(seqs.X, build_sequences(FakeClips(clips._m[1:3], [125.0] * 2, ["b", "c"]), cache=False).X)
+    assert seqs.skipped.row.tolist() == [0, 3] and seqs.skipped.error.str.contains(r"clip3\.bvh \(clip 3\).*frame 10").iloc[1]
+    assert not (tmp_path / "sequences").exists()                        # not cached: it warns every time
+    with pytest.raises(ValueError, match=r"none of the 2 clips.*clip0\.bvh \(clip 0\).*NaN"):
+        build_sequences(FakeClips([bad, bad], [125.0] * 2, ["a", "d"]), cache=False)
     with pytest.raises(ValueError, match="joints must be"):
         build_sequences(clips, joints="some")
 

@@ -205,6 +205,19 @@ def test_build_tensors_shapes_and_cache(tmp_path, monkeypatch):
             build_tensors(clips, joints=bad)
 
 
+def test_build_tensors_leaves_out_only_the_bad_clip(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMOMOTION_CACHE", str(tmp_path / "cache"))
+    clips = FakeClips(tmp_path)
+    clips._pos[1] = clips._pos[1].copy(); clips._pos[1][7, 4, 2] = np.inf
+    for joints in ("key", "all"):
+        with pytest.warns(UserWarning, match=r"1 of 6 clips could not be encoded.*c1\.bvh \(clip 1\): non-finite"):
+            gt = build_tensors(clips, joints=joints, n_frames=20)
+        assert gt.rows.tolist() == [0, 2, 3, 4, 5] and gt.index.label.tolist() == ["A", "A", "B", "A", "B"]
+        assert np.allclose(gt.X[1], clip_tensor(clips._pos[2], 125, KEY_PARENT_IDX, 20, ("pos", "vel"), 0))
+        assert gt.skipped[["row", "path"]].values.tolist() == [[1, clips.index.path[1]]]
+    assert not (tmp_path / "cache" / "stgcn").exists()              # a batch that left a clip out is not cached
+
+
 def test_graph_tensors_and_sequences_name_the_joints_alike():
     "`build_tensors` and `build_sequences` take the same parameter, with the same values and default."
     import inspect
