@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['VAD_DIMS', 'NRC_VAD', 'VAD_SOURCE', 'APPROACHES', 'vad_of', 'map_proba', 'ccc', 'affect_metrics', 'make_vad_head',
-           'cross_predict', 'mapped_predictions', 'affect_table', 'better_approach', 'plot_circumplex', 'bundle_affect']
+           'cross_predict', 'result_folds', 'mapped_predictions', 'make_vad_probe', 'probe_predictions', 'affect_table',
+           'better_approach', 'plot_circumplex', 'bundle_affect']
 
 # %% ../nbs/10_affect.ipynb #da2672a6
 import warnings
@@ -14,6 +15,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
+from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
@@ -111,10 +113,44 @@ def cross_predict(model, X, Y, folds, groups=None) -> np.ndarray:
     return out
 
 
+def result_folds(result) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The `[(train, test), ...]` row positions of each fold of a harness `CVResult`, in fold order (fold k is the
+    k-th of `result.estimators`): test = the rows fold k predicted (sorted), train = every other row."""
+    rows = np.arange(result.n)
+    tests = [np.sort(result.test_index[result.fold_of == k]) for k in range(result.n_splits)]
+    return [(np.setdiff1d(rows, te), te) for te in tests]
+
+
 def mapped_predictions(result) -> np.ndarray:
     "`(N, 3)` mapping-approach predictions in X's row order from a harness `CVResult` (its pooled `proba` × anchors)."
     out = np.full((result.n, len(VAD_DIMS)), np.nan)
     out[result.test_index] = map_proba(result.proba, result.classes)
+    return out
+
+# %% ../nbs/10_affect.ipynb #e18a0002
+def make_vad_probe(profile: str = "full") -> GridSearchCV:
+    """The linear probe (profile section `affect`, key `probe`): standardise → `Ridge` with 3 outputs, its `alpha`
+    chosen from `probe.alphas` by an inner `GroupKFold` on the training rows (fit it as `fit(E, Y, groups=...)`)."""
+    p = profile_settings(profile, "affect")
+    pipe = Pipeline([("scale", StandardScaler()), ("model", Ridge())])
+    return GridSearchCV(pipe, {"model__alpha": list(p["probe"]["alphas"])}, cv=GroupKFold(p["inner_splits"]),
+                        scoring="neg_mean_squared_error", error_score="raise")
+
+
+def probe_predictions(result, X, Y, groups, profile: str = "full", embed=None) -> np.ndarray:
+    """Out-of-fold `(N, 3)` predictions of a linear probe on the frozen fold models of a harness `CVResult` run with
+    `return_estimator=True` on rows `X`: per fold (`result_folds`), `embed(estimator, X)` (default: the estimator's
+    `embed`, e.g. `SequencePipeline.embed`) gives the clip vectors, `make_vad_probe` is fitted on the training rows'
+    vectors and targets `Y` (inner folds by `groups`) and predicts the test rows, clipped to 0..1."""
+    if not result.estimators:
+        raise ValueError("the probe needs each fold's fitted model: run cross_validate(..., return_estimator=True)")
+    embed = embed or (lambda estimator, X: estimator.embed(X))
+    Y, groups = np.asarray(Y, float), np.asarray(groups)
+    out = np.full(Y.shape, np.nan)
+    for estimator, (train, test) in zip(result.estimators, result_folds(result)):
+        E = np.asarray(embed(estimator, X), float)
+        probe = make_vad_probe(profile).fit(E[train], Y[train], groups=groups[train])
+        out[test] = np.clip(probe.predict(E[test]), 0, 1)
     return out
 
 # %% ../nbs/10_affect.ipynb #14924015
@@ -196,8 +232,7 @@ def bundle_affect(result, labels, X, groups, profile: str = "quick", seed: int =
         classes = names[classes]
     mapped = np.full((len(labels), len(VAD_DIMS)), np.nan)
     mapped[result.test_index] = map_proba(result.proba, classes)
-    folds = [(np.setdiff1d(np.arange(len(labels)), te), te) for te in
-             (np.sort(result.test_index[result.fold_of == k]) for k in range(result.n_splits))]
+    folds = result_folds(result)
     Y = vad_of(labels)
     head_pred = cross_predict(make_vad_head(profile, seed), X, Y, folds, groups=groups)
     table = affect_table(Y, {("mapping", "this bundle's classifier"): mapped, ("regression", "MLP head"): head_pred},

@@ -106,6 +106,28 @@ def make_motion_lstm(n_kinds: int = 3, *, hidden: int = 64, proj: int = 64, drop
                           hidden=hidden, proj=proj, dropout=dropout, gate_reduction=gate_reduction)
     return SequencePipeline([("scale", SequenceScaler(n_kinds)), ("lstm", clf)])
 
+# %% ../nbs/04_lstm.ipynb #e18b0a01
+from fastcore.basics import patch
+
+
+@patch
+def embed(self: SequencePipeline, X, batch_size: int = 256) -> np.ndarray:
+    """The fitted model's clip vectors for clips X `(N, T, F + 1)` (unscaled, as fed to `fit`): the attention-pooled
+    BiLSTM states that the classifier head reads, `(N, 2 * hidden)`, the pipeline's scaling applied first."""
+    Xs = np.asarray(self[:-1].transform(X), np.float32)
+    clf = self.steps[-1][1]
+    net = clf.module_
+    net.eval()
+    out = []
+    hook = net.head.register_forward_hook(lambda module, inputs, output: out.append(inputs[0].float().cpu().numpy()))
+    try:
+        with torch.no_grad():
+            for i in range(0, len(Xs), batch_size):
+                net(torch.from_numpy(Xs[i:i + batch_size]).to(clf.device_))
+    finally:
+        hook.remove()
+    return np.concatenate(out)
+
 # %% ../nbs/04_lstm.ipynb #a0e335fe
 def sinusoidal_positions(T: int, d: int, device=None, dtype=torch.float32) -> torch.Tensor:
     "Fixed sinusoidal position encodings `(T, d)` (Vaswani et al. 2017); `d` even."

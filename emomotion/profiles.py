@@ -47,7 +47,8 @@ PROFILES = {
                              skeleton=dict(rate=10.0, max_seconds=4.0, window=16, n_crops=2, max_epochs=4,
                                            batch_size=16, lr=1e-2, channels=(8, 8, 16, 16), strides=(1, 1, 2, 2))),
         affect=dict(lexicon="NRC-VAD", n_jobs=1,
-                    head=dict(hidden=(64,), alphas=(1.0, 10.0, 100.0), max_iter=500)),
+                    head=dict(hidden=(64,), alphas=(1.0, 10.0, 100.0), max_iter=500),
+                    probe=dict(alphas=(1.0, 10.0, 100.0, 1000.0))),
         explanations=dict(n_repeats=3, animation_frames=20, n_jobs=1, lstm={}, part_transformer={})),
     "full": dict(
         n_splits=5, inner_splits=3, small_data=True,
@@ -83,7 +84,8 @@ PROFILES = {
                              skeleton=dict(rate=15.0, max_seconds=8.0, window=32, n_crops=3, max_epochs=6,
                                            batch_size=32, lr=1e-2, channels=(16, 16, 32, 32), strides=(1, 1, 2, 2))),
         affect=dict(lexicon="NRC-VAD", n_jobs=min(2, os.cpu_count() or 1),
-                    head=dict(hidden=(64,), alphas=(0.1, 1.0, 10.0, 100.0), max_iter=1000)),
+                    head=dict(hidden=(64,), alphas=(0.1, 1.0, 10.0, 100.0), max_iter=1000),
+                    probe=dict(alphas=(0.1, 1.0, 10.0, 100.0, 1000.0))),
         explanations=dict(n_repeats=10, animation_frames=60, n_jobs=min(2, os.cpu_count() or 1),
                           lstm=dict(max_epochs=15, patience=5),
                           part_transformer=dict(rate=15.0, max_seconds=8.0, window=48, n_crops=3, max_epochs=12,
@@ -115,7 +117,8 @@ PROFILES = {
   longest clip kept (s), window, test crops, a fixed number of epochs, batch, learning rate, channels, strides —
   smaller than 05b's, since the chapter fits it twice per fold).
 - `affect`: the valence/arousal/dominance lexicon of the targets, folds run in parallel, the regression
-  `head` (`affect.make_vad_head`: hidden layers, the L2 penalties searched in the inner folds, iterations).
+  `head` (`affect.make_vad_head`: hidden layers, the L2 penalties searched in the inner folds, iterations), the
+  linear `probe` on the MotionLSTM's clip vectors (`affect.make_vad_probe`: the ridge penalties searched).
 - `explanations`: permutation repeats, frames of the attention animation, workers, and this chapter's budgets for
   the MotionLSTM (`lstm`, over `lstm.model`) and the part transformer (`part_transformer`, over `skeleton_models`):
   smaller than their own chapters' in the full profile, since the chapter needs their attention, not their best accuracy."""

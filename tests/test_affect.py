@@ -105,6 +105,60 @@ def test_bundle_affect_scores_both_on_the_harness_folds():
         assert head.predict(X.to_numpy()[:3]).shape == (3, 3)
 
 
+class _Memo(RandomForestClassifier):
+    "A forest that remembers the rows (their first feature) it was fitted on; its 'clip vector' is the features."
+    def fit(self, X, y):
+        self.rows_ = set(np.asarray(X)[:, 0].tolist())
+        return super().fit(X, y)
+
+
+def _toy(n_actors=8, per_cell=4):
+    X, y, actors = make_toy_study(n_actors=n_actors, n_classes=4, per_cell=per_cell, shared=2.0, personal=0.3)
+    labels = np.array(["Angry", "Happy", "Sad", "Neutral"])[[int(c[1]) for c in y]]
+    return X.assign(f0=np.arange(len(X))).to_numpy(), labels, actors
+
+
+def test_probe_uses_each_folds_own_model_and_never_fits_on_its_test_rows():
+    X, labels, actors = _toy()
+    Y = A.vad_of(labels)
+    res = cross_validate(_Memo(20, random_state=0), X, labels, "actors", actors, 4, 0, progress=False,
+                         return_estimator=True)
+    used = []
+
+    def embed(est, X):
+        used.append(est.rows_)
+        return X[:, 1:]
+    P = A.probe_predictions(res, X, Y, actors, "quick", embed=embed)
+    assert not np.isnan(P).any() and ((P >= 0) & (P <= 1)).all() and (A.affect_metrics(Y, P).ccc > 0.5).all()
+    folds = A.result_folds(res)
+    assert [set(tr.tolist()) for tr, _ in folds] == used           # fold k's encoder saw fold k's training rows
+    other = Y.copy()
+    for k, (train, test) in enumerate(folds):                        # new targets on a test fold change nothing there
+        other[test] = np.random.default_rng(k).uniform(size=(len(test), 3))
+        np.testing.assert_array_equal(A.probe_predictions(res, X, other, actors, "quick", embed=embed)[test], P[test])
+        other[test] = Y[test]
+    with pytest.raises(ValueError, match="return_estimator=True"):
+        A.probe_predictions(cross_validate(_Memo(5), X, labels, "actors", actors, 4, 0, progress=False), X, Y, actors)
+
+
+def test_probe_on_a_motion_lstm_reads_its_clip_vectors():
+    "The chapter's path: a (tiny) MotionLSTM per fold, `SequencePipeline.embed`, the ridge; values on 0..1."
+    from emomotion.lstm import make_motion_lstm
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["Angry", "Sad", "Happy"], 12)
+    actors = np.tile(np.arange(6), 6)
+    level = pd.Series(labels).map({"Angry": 1.0, "Sad": -1.0, "Happy": 0.0}).to_numpy()
+    X = rng.normal(size=(36, 8, 9)) + level[:, None, None]          # 3 kinds × 1 joint × 3 axes
+    X = np.concatenate([X, np.ones((36, 8, 1))], -1).astype(np.float32)
+    lstm = make_motion_lstm(3, hidden=8, proj=8, max_epochs=3, patience=None, val_size=0, monitor="train_loss",
+                            batch_size=12)
+    res = cross_validate(lstm, X, labels, "actors", actors, 3, 0, n_jobs=1, progress=False, return_estimator=True)
+    E = res.estimators[0].embed(X)
+    assert E.shape == (36, 16) and np.isfinite(E).all()
+    P = A.probe_predictions(res, X, A.vad_of(labels), actors, "quick")
+    assert P.shape == (36, 3) and not np.isnan(P).any() and ((P >= 0) & (P <= 1)).all()
+
+
 def _mapped(res, names):
     out = np.full((res.n, 3), np.nan)
     out[res.test_index] = A.map_proba(res.proba, names[res.classes])
@@ -123,6 +177,8 @@ def test_the_chapter_writes_its_table_and_circumplex(tmp_path):
     need = {"approach", "model", "dimension", "ccc", "rmse", "pearson_r", "protocol", "folds", "seed", "dataset"}
     assert need <= set(t.columns) and set(t.dimension) == set(A.VAD_DIMS)
     assert {"mapping", "regression", "floor"} <= set(t.approach) and (t.protocol == "actors").all()
+    models = set(zip(t.approach, t.model))         # issue 18: a regression head on the sequence model too
+    assert {("regression", "MLP head"), ("regression", "MotionLSTM encoder + ridge"), ("mapping", "MotionLSTM")} <= models
     assert t.rmse.between(0, 2).all() and t.ccc.between(-1, 1).all()
     assert list((out / "figures").glob("*circumplex*.png"))
     choice = pd.read_csv(out / "tables" / "affect_synthetic_choice.csv")
