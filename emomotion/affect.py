@@ -11,6 +11,7 @@ __all__ = ['VAD_DIMS', 'NRC_VAD', 'VAD_SOURCE', 'APPROACHES', 'vad_of', 'map_pro
 import warnings
 
 import numpy as np
+from joblib import Parallel, delayed
 import pandas as pd
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
@@ -21,6 +22,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from .evaluate import limit_threads, resolve_jobs
 from .profiles import profile_settings
 
 # %% ../nbs/10_affect.ipynb #a8c7f2d1
@@ -94,22 +96,30 @@ def make_vad_head(profile: str = "full", seed: int = 0) -> GridSearchCV:
                         scoring="neg_mean_squared_error", error_score="raise")
 
 
-def cross_predict(model, X, Y, folds, groups=None) -> np.ndarray:
+def _fit_predict_fold(model, X, Y, train, test, groups):
+    "One fold of `cross_predict`: a fresh clone fitted on the training rows (one BLAS thread), its test predictions."
+    est = clone(model)
+    with warnings.catch_warnings(), limit_threads(1):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if groups is None:
+            est.fit(X[train], Y[train])
+        else:
+            est.fit(X[train], Y[train], groups=np.asarray(groups)[train])
+        return np.asarray(est.predict(X[test])).reshape(len(test), -1)
+
+
+def cross_predict(model, X, Y, folds, groups=None, n_jobs=None) -> np.ndarray:
     """Out-of-fold predictions `(N, d)` of regressor `model` on targets `Y` `(N, d)` over `folds` [(train, test), ...]:
-    a fresh clone fitted on each training fold (with `groups=` of its rows when `groups` is given). Rows in no test
+    a fresh clone fitted on each training fold (with `groups=` of its rows when `groups` is given), the folds side by
+    side (`evaluate.resolve_jobs(n_jobs)`, one thread each: the numbers do not depend on `n_jobs`). Rows in no test
     fold stay NaN. The MLP's convergence warnings are silenced (a fixed iteration budget is part of the recipe)."""
     X = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
     Y = np.asarray(Y, float)
     out = np.full(Y.shape, np.nan)
-    for train, test in folds:
-        est = clone(model)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            if groups is None:
-                est.fit(X[train], Y[train])
-            else:
-                est.fit(X[train], Y[train], groups=np.asarray(groups)[train])
-        out[test] = np.asarray(est.predict(X[test])).reshape(len(test), -1)
+    jobs = min(resolve_jobs(n_jobs), len(folds))
+    preds = Parallel(n_jobs=jobs)(delayed(_fit_predict_fold)(model, X, Y, tr, te, groups) for tr, te in folds)
+    for (_, test), pred in zip(folds, preds):
+        out[test] = pred
     return out
 
 

@@ -56,27 +56,27 @@ def test_ccc_against_its_definition():
 
 
 class _Spy(RegressorMixin, BaseEstimator):
-    "Predicts the training mean; remembers the rows (their first feature) it was fitted on."
-    seen: list = []
-
+    """Remembers the rows (their first feature) it was fitted on; predicts, per row, whether it was one of them,
+    how many rows it saw and the smallest of them (it works in joblib workers: nothing is shared)."""
     def fit(self, X, Y):
-        _Spy.seen.append(set(np.asarray(X)[:, 0].tolist()))
-        self.mean_ = np.asarray(Y).mean(0)
+        self.seen_ = set(np.asarray(X)[:, 0].tolist())
         return self
 
     def predict(self, X):
-        return np.tile(self.mean_, (len(X), 1))
+        ids = np.asarray(X)[:, 0]
+        return np.c_[np.isin(ids, list(self.seen_)), np.full(len(X), len(self.seen_)), np.full(len(X), min(self.seen_))]
 
 
-def test_cross_predict_never_fits_on_the_test_fold():
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_cross_predict_never_fits_on_the_test_fold(n_jobs):
     X, y, actors = make_toy_study(n_actors=6, n_classes=3, per_cell=2)
     X = X.assign(f0=np.arange(len(X)))                      # row ids in the first column
     folds = split_indices("actors", y, actors, 3, 0)
-    _Spy.seen = []
-    P = A.cross_predict(_Spy(), X, np.ones((len(X), 3)), folds)
-    assert not np.isnan(P).any() and len(_Spy.seen) == 3
-    for seen, (train, test) in zip(_Spy.seen, folds):
-        assert seen == set(train.tolist()) and not seen & set(test.tolist())
+    P = A.cross_predict(_Spy(), X, np.ones((len(X), 3)), folds, n_jobs=n_jobs)
+    assert not np.isnan(P).any()
+    for train, test in folds:
+        assert (P[test, 0] == 0).all()                                      # no test row was fitted on
+        assert (P[test, 1] == len(train)).all() and (P[test, 2] == train.min()).all()   # the fold's own training rows
 
 
 def test_better_approach_is_the_higher_mean_ccc_and_ties_go_to_the_mapping():
@@ -183,3 +183,17 @@ def test_the_chapter_writes_its_table_and_circumplex(tmp_path):
     assert list((out / "figures").glob("*circumplex*.png"))
     choice = pd.read_csv(out / "tables" / "affect_synthetic_choice.csv")
     assert choice.approach.iloc[0] in ("mapping", "regression") and "mean CCC" in choice.why.iloc[0]
+
+
+def test_cross_predict_gives_the_same_numbers_on_one_or_two_workers():
+    "The regression folds run side by side (one thread each): `n_jobs` changes the wall time, never a prediction."
+    from sklearn.model_selection import GroupKFold
+    from emomotion.affect import cross_predict, make_vad_head
+    rng = np.random.default_rng(0)
+    X, g = rng.normal(size=(60, 8)), np.repeat(np.arange(6), 10)
+    Y = 1 / (1 + np.exp(-X[:, :3] @ rng.normal(size=(3, 3))))
+    folds = list(GroupKFold(3).split(X, groups=g))
+    one = cross_predict(make_vad_head("quick"), X, Y, folds, groups=g, n_jobs=1)
+    two = cross_predict(make_vad_head("quick"), X, Y, folds, groups=g, n_jobs=2)
+    np.testing.assert_array_equal(one, two)
+    assert np.isfinite(one).all()
