@@ -12,6 +12,8 @@ import os
 import re
 import stat
 import warnings
+from dataclasses import replace
+from functools import reduce
 from pathlib import Path
 
 import numpy as np
@@ -20,15 +22,17 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from .cache import check_cache_dir
+from .kinematics import MIN_FRAMES
 from .profiles import check_profile
 from .parsing import DatasetError, _parse_file, _scan, _Store
 
 _all_ = ["DatasetError"]   # the loaders' error, defined with the parser that raises it first
 
 # %% auto #0
-__all__ = ['EMOTION_CODES', 'EMOTIONS', 'KINEMATIC_ACTORS', 'CONFLICT_COLUMNS', 'BANDAI_EMOTION_STYLES', 'parse_kinematic_name',
-           'normalise_emotion', 'Clips', 'files_near', 'dataset_files', 'label_file', 'load_kinematic',
-           'parse_bandai_name', 'load_bandai', 'load_emokine', 'load_dataset', 'DatasetError']
+__all__ = ['EMOTION_CODES', 'EMOTIONS', 'KINEMATIC_ACTORS', 'CONFLICT_COLUMNS', 'SKIPPED_COLUMNS', 'LEFT_OUT',
+           'BANDAI_EMOTION_STYLES', 'parse_kinematic_name', 'normalise_emotion', 'Clips', 'skipped_table',
+           'encode_clips', 'rows_of', 'skipped_of', 'align_clips', 'files_near', 'dataset_files', 'label_file',
+           'load_kinematic', 'parse_bandai_name', 'load_bandai', 'load_emokine', 'load_dataset', 'DatasetError']
 
 # %% ../nbs/00a_datasets.ipynb #1f0e0b72
 EMOTION_CODES: dict[str, str] = {"A": "Angry", "D": "Disgust", "F": "Fearful", "H": "Happy",
@@ -167,6 +171,10 @@ def _make_clips(name: str, kind: str, root: Path, files: pd.DataFrame, group_col
     ok = scanned["error"].isna() & scanned["hash"].notna()
     skipped = [dict(path=p, error=e) for p, e in (pre_skipped or [])]
     skipped += [dict(path=p, error=e) for p, e in zip(scanned.loc[~ok, "path"], scanned.loc[~ok, "error"])]
+    short = ok & (pd.to_numeric(scanned["n_frames"]).fillna(0) < MIN_FRAMES)     # no model can use them
+    skipped += [dict(path=p, error=f"DatasetError: {p}: {int(n)} frames are too few (need at least {MIN_FRAMES})")
+                for p, n in zip(scanned.loc[short, "path"], scanned.loc[short, "n_frames"])]
+    ok &= ~short
     first_of = {}                                    # content hash -> the first file (sorted paths) that has it
     for i in np.flatnonzero(ok):
         h, p = scanned["hash"].iat[i], scanned["path"].iat[i]
@@ -205,6 +213,84 @@ def _make_clips(name: str, kind: str, root: Path, files: pd.DataFrame, group_col
         warnings.warn(f"{name}: {len(skipped)} of {index.attrs['n_files']} files could not be loaded and were "
                       f"skipped (see .skipped for each reason); the first: {first}", stacklevel=3)
     return Clips(name, index, group_col, skipped, skel, store)
+
+# %% ../nbs/00a_datasets.ipynb #b1d2a3c5
+SKIPPED_COLUMNS = ["row", "path", "error"]
+
+
+def skipped_table(records=()) -> pd.DataFrame:
+    "The clips a batch left out: `row` (in `clips.index`), `path`, `error` (one line naming the file)."
+    return pd.DataFrame(list(records), columns=SKIPPED_COLUMNS)
+
+
+def encode_clips(clips, encode, what: str = "clips") -> tuple[list, np.ndarray, pd.DataFrame]:
+    """`encode(i, name)` for every clip `i` of `clips` (a `Clips`; `name` is `"<path> (clip i)"`, for
+    error messages). A clip whose `encode` raises `ValueError` costs only itself. Returns the outputs of the
+    clips kept, their rows in `clips.index`, and `skipped_table` of the others, with one warning naming the
+    first when any was left out; raises `ValueError` when none is left."""
+    paths = clips.index["path"].astype(str).tolist()
+    out, rows, skipped = [], [], []
+    for i, p in enumerate(paths):
+        name = f"{p} (clip {i})"
+        try:
+            out.append(encode(i, name))
+            rows.append(i)
+        except ValueError as e:
+            msg = " ".join(str(e).split())                  # one line
+            skipped.append(dict(row=i, path=p, error=f"{type(e).__name__}: {msg if p in msg else f'{name}: {msg}'}"))
+    skipped = skipped_table(skipped)
+    if len(skipped):
+        first = skipped["error"].iloc[0]
+        if not out:
+            raise ValueError(f"{what}: none of the {len(paths)} clips could be encoded; the first: {first}")
+        warnings.warn(f"{what}: {len(skipped)} of {len(paths)} clips could not be encoded and were left out "
+                      f"(see .skipped for each reason); the first: {first}", stacklevel=3)
+    return out, np.array(rows, dtype=int), skipped
+
+
+LEFT_OUT = "left_out"
+"Key of `meta.attrs` where `features.feature_table` lists the clips it left out (records of `skipped_table`)."
+
+
+def rows_of(built) -> np.ndarray:
+    """The rows of `clips.index` a builder's result holds, row for row: `.rows` (`Sequences`, `GraphTensors`), the
+    index of a table (`X` or `meta` of `features.feature_table`), else the index of its `.index` table."""
+    if isinstance(built, pd.DataFrame):
+        return built.index.to_numpy()
+    if hasattr(built, "rows"):
+        return np.asarray(built.rows)
+    return getattr(built, "index").index.to_numpy()
+
+
+def skipped_of(built) -> pd.DataFrame:
+    "The clips a builder's result left out (`skipped_table`): its `.skipped`, or a feature table's `attrs[LEFT_OUT]`."
+    if isinstance(built, pd.DataFrame):
+        return skipped_table(built.attrs.get(LEFT_OUT, []))
+    s = getattr(built, "skipped", None)
+    return skipped_table() if s is None else s
+
+
+def _take(built, pos):
+    "Rows `pos` of a builder's result, renumbered 0, 1, … (the rows of the aligned clips)."
+    if isinstance(built, pd.DataFrame):
+        return built.iloc[pos].reset_index(drop=True)
+    idx = getattr(built, "index", None)
+    return replace(built, X=built.X[pos], **({} if idx is None else dict(index=idx.iloc[pos].reset_index(drop=True))))
+
+
+def align_clips(clips, *built):
+    """`(clips, *built)` restricted to the clips that every result in `built` kept (`rows_of`; `None` passes
+    through), so that row i of each is clip i of the returned `Clips`. Results are returned as they are when all
+    kept every clip; otherwise as copies renumbered 0, 1, … (their `.skipped` still name rows of the input)."""
+    rows = [rows_of(b) for b in built if b is not None]
+    for r in rows:
+        if len(r) and (r.min() < 0 or r.max() >= len(clips) or len(np.unique(r)) != len(r)):
+            raise ValueError(f"align_clips: a result holds rows {r.min()}…{r.max()} of {len(clips)} clips: not built from them")
+    keep = reduce(np.intersect1d, rows, np.arange(len(clips)))
+    if len(keep) == len(clips):
+        return (clips, *built)
+    where = [None if b is None else {r: i for i, r in enumerate(rows_of(b))} for b in built]
+    return (clips.subset(keep), *[None if b is None else _take(b, [w[r] for r in keep]) for b, w in zip(built, where)])
 
 # %% ../nbs/00a_datasets.ipynb #f11e5a0c
 def _shown(p) -> str:

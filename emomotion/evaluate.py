@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['PROTOCOLS', 'PROTOCOL_NAMES', 'PROTOCOL_TEXT', 'ADAPTATION_PROTOCOLS', 'BACKENDS', 'FAMILIES', 'RESULTS_COLUMNS',
-           'stratified_splitter', 'quiet_splits', 'protocols_for', 'make_splitter', 'split_indices', 'make_toy_study',
-           'Chance', 'chance_level', 'binomial_test_vs_chance', 'accuracy_ci', 'chance_test', 'CVResult',
-           'resolve_jobs', 'dask_client', 'fold_backend', 'limit_threads', 'cross_validate', 'count_correct',
-           'permutation_test', 'plot_confusion', 'confusion_figure', 'plot_per_class_f1', 'save_figure', 'summary_row',
-           'append_results', 'write_tables', 'ResourceMeter']
+           'SKIPPED_CSV_COLUMNS', 'stratified_splitter', 'quiet_splits', 'protocols_for', 'make_splitter',
+           'split_indices', 'make_toy_study', 'Chance', 'chance_level', 'binomial_test_vs_chance', 'accuracy_ci',
+           'chance_test', 'CVResult', 'resolve_jobs', 'dask_client', 'fold_backend', 'limit_threads', 'cross_validate',
+           'count_correct', 'permutation_test', 'plot_confusion', 'confusion_figure', 'plot_per_class_f1',
+           'save_figure', 'summary_row', 'append_results', 'write_tables', 'record_skipped', 'ResourceMeter']
 
 # %% ../nbs/01a_evaluate.ipynb #576589b1
 import time
@@ -643,6 +643,32 @@ def write_tables(result: CVResult, out_dir, name: str, caption: str = "") -> dic
                       result.confusion().to_markdown()])
     paths["markdown"].write_text(md + "\n")
     return paths
+
+# %% ../nbs/01a_evaluate.ipynb #c7e1d2a2
+from .datasets import skipped_of
+
+SKIPPED_CSV_COLUMNS = ["path", "error", "stage"]
+"Columns of `{out_dir}/tables/skipped.csv`: those of `datasets.Clips.skipped`, and the step that left the clip out."
+
+
+def record_skipped(out_dir, **built) -> pd.DataFrame:
+    """Append the clips each builder's result left out (`datasets.skipped_of`; the keyword names the stage, e.g.
+    `record_skipped(out, feature_table=meta, build_sequences=seqs)`; `None` is ignored) to
+    `{out_dir}/tables/skipped.csv`, one row per (path, stage); returns the whole table. Writes nothing when
+    nothing was left out and the file does not exist."""
+    new = [skipped_of(b).assign(stage=stage) for stage, b in built.items() if b is not None]
+    new = pd.concat([pd.DataFrame(columns=SKIPPED_CSV_COLUMNS)] + [n[SKIPPED_CSV_COLUMNS] for n in new if len(n)],
+                    ignore_index=True)
+    path = Path(out_dir) / "tables" / "skipped.csv"
+    old = (pd.read_csv(path, keep_default_na=False, dtype=str) if path.is_file() and path.stat().st_size
+           else pd.DataFrame(columns=SKIPPED_CSV_COLUMNS))
+    if not len(new):
+        return old
+    table = pd.concat([old, new.astype(str)], ignore_index=True).drop_duplicates(["path", "stage"], keep="last")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:             # readers never see half a file
+        table.to_csv(tmp, index=False)
+    return table.reset_index(drop=True)
 
 # %% ../nbs/01a_evaluate.ipynb #d266104e
 class ResourceMeter:

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .skeletons import KEY_JOINTS, KEY_PARENT_IDX
 from .cache import atomic_path, cache_root
+from .datasets import LEFT_OUT, encode_clips
 from .kinematics import CENTRES, MASS_WEIGHTS, UP, body_axes, centre_positions, derivatives, resample
 
 # %% ../nbs/01_features.ipynb #65000dfe
@@ -271,27 +272,19 @@ def clip_key(pos: np.ndarray, fps: float, options: dict) -> str:
 
 
 def _batch(items, options):
+    "Feature rows of `(id, pos, fps)` items; a clip whose features cannot be computed gives its `ValueError` instead."
     out = []
     for cid, pos, fps in items:
         try:
             out.append(np.fromiter(clip_features(pos, fps, **options).values(), dtype=np.float64))
         except ValueError as e:
-            raise ValueError(f"features of clip {cid}: {e}") from None
+            out.append(ValueError(f"features of clip {cid}: {e}"))
     return out
 
 
-def features_from_positions(positions, fps, *, ids=None, n_jobs: int = -1, cache: bool = True, cache_dir=None,
-                            progress: bool = True, batch_size: int = 16, **options) -> pd.DataFrame:
-    """Feature table (one row per clip) for a list of key-joint position arrays `(T, 17, 3)`.
-
-    `fps`: one rate for all, or one per clip; `ids`: clip names for error messages; `n_jobs`: joblib
-    workers (-1 = all cores; small jobs run serially); `cache`: read/write per-clip rows under
-    `feature_cache_dir(cache_dir)`; `**options`: passed to `clip_features`."""
-    opts = _options(options)
-    n = len(positions)
-    fps = np.broadcast_to(np.asarray(fps, dtype=np.float64), (n,))
-    ids = [str(i) for i in (range(n) if ids is None else ids)]
-    names = feature_names(**opts)
+def _feature_rows(positions, fps, ids, opts, n_jobs, cache, cache_dir, progress, batch_size) -> list:
+    "One feature row per clip (cached rows read, the others computed in parallel and cached), or its `ValueError`."
+    n, names = len(positions), feature_names(**opts)
     rows: list = [None] * n
     folder = feature_cache_dir(cache_dir)
     keys = [clip_key(p, r, opts) for p, r in zip(positions, fps)] if cache else [None] * n
@@ -312,12 +305,17 @@ def features_from_positions(positions, fps, *, ids=None, n_jobs: int = -1, cache
         for ch, res in zip(chunks, results):
             for i, row in zip(ch, res):
                 rows[i] = row
-                if cache:
+                if cache and not isinstance(row, ValueError):
                     with atomic_path(folder / keys[i][:2] / f"{keys[i]}.npy") as tmp, open(tmp, "wb") as fh:
                         np.save(fh, row)
             bar.update(len(ch))
         bar.close()
-    X = pd.DataFrame(np.vstack(rows) if n else np.empty((0, len(names))), columns=names)
+    return rows
+
+
+def _table(rows, names, ids) -> pd.DataFrame:
+    "The feature rows as a table, with one warning naming the clips that have non-finite values."
+    X = pd.DataFrame(np.vstack(rows) if len(rows) else np.empty((0, len(names))), columns=names)
     bad = ~np.isfinite(X.to_numpy())
     if bad.any():
         cols = X.columns[bad.any(0)].tolist()
@@ -327,16 +325,48 @@ def features_from_positions(positions, fps, *, ids=None, n_jobs: int = -1, cache
     return X
 
 
-def feature_table(clips, n_jobs: int = -1, cache: bool = True, cache_dir=None, progress: bool = True,
-                  **options) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`(X, meta)` for a `emomotion.datasets.Clips`: X = one row of features per clip (float columns),
-    meta = `clips.index` (labels, groups, …), both with the same index, row for row.
+def features_from_positions(positions, fps, *, ids=None, n_jobs: int = -1, cache: bool = True, cache_dir=None,
+                            progress: bool = True, batch_size: int = 16, **options) -> pd.DataFrame:
+    """Feature table (one row per clip) for a list of key-joint position arrays `(T, 17, 3)`.
 
-    Positions come from `clips.all_positions()` (key joints, metres, Y up), frame rates from
-    `clips.index["fps"]`; see `features_from_positions` for the other arguments."""
+    `fps`: one rate for all, or one per clip; `ids`: clip names for error messages; `n_jobs`: joblib
+    workers (-1 = all cores; small jobs run serially); `cache`: read/write per-clip rows under
+    `feature_cache_dir(cache_dir)`; `**options`: passed to `clip_features`. Raises the `ValueError` of the
+    first clip whose features cannot be computed, naming it (`feature_table` leaves such a clip out instead)."""
+    opts = _options(options)
+    n = len(positions)
+    fps = np.broadcast_to(np.asarray(fps, dtype=np.float64), (n,))
+    ids = [str(i) for i in (range(n) if ids is None else ids)]
+    rows = _feature_rows(positions, fps, ids, opts, n_jobs, cache, cache_dir, progress, batch_size)
+    for row in rows:
+        if isinstance(row, ValueError):
+            raise row
+    return _table(rows, feature_names(**opts), ids)
+
+
+def feature_table(clips, n_jobs: int = -1, cache: bool = True, cache_dir=None, progress: bool = True,
+                  batch_size: int = 16, **options) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`(X, meta)` for a `emomotion.datasets.Clips`: X = one row of features per clip (float columns),
+    meta = its rows of `clips.index` (labels, groups, …), both with the same index, row for row.
+
+    A clip whose features cannot be computed costs only itself (`datasets.encode_clips`: one warning): the index
+    of `X` and `meta` holds the rows of `clips.index` kept (`clips.subset(meta.index)` matches `X` row for row,
+    `datasets.align_clips` pairs it with other builders' results), and `meta.attrs[LEFT_OUT]` lists the others
+    (`datasets.skipped_of(meta)`: row, file, reason). Positions come from `clips.all_positions()` (key joints,
+    metres, Y up), frame rates from `clips.index["fps"]`; see `features_from_positions` for the other arguments."""
+    opts = _options(options)
     meta = clips.index.copy()
-    ids = meta["clip_id"] if "clip_id" in meta else None
-    X = features_from_positions(clips.all_positions(), meta["fps"].to_numpy(float), ids=ids, n_jobs=n_jobs,
-                                cache=cache, cache_dir=cache_dir, progress=progress, **options)
+    ids = [str(i) for i in (meta["clip_id"] if "clip_id" in meta else range(len(meta)))]
+    rows = _feature_rows(clips.all_positions(), meta["fps"].to_numpy(float), ids, opts, n_jobs, cache, cache_dir,
+                         progress, batch_size)
+
+    def encode(i, name):
+        if isinstance(rows[i], ValueError):
+            raise rows[i]
+        return rows[i]
+    kept, keep, skipped = encode_clips(clips, encode, "feature_table")
+    meta = meta.iloc[keep] if len(skipped) else meta
+    X = _table(kept, feature_names(**opts), [ids[i] for i in keep])
     X.index = meta.index
+    meta.attrs[LEFT_OUT] = skipped.to_dict("records")
     return X, meta

@@ -109,6 +109,20 @@ def test_v1_and_v2(tmp_path):
     assert not any("SU" in p for p in c1.index.clip_id)
 
 
+def test_clip_too_short_for_any_model_is_skipped_at_load(tiny, tmp_path):
+    "A file of 4 frames (fewer than kinematics.MIN_FRAMES) parses, but is listed in .skipped with one line naming it."
+    from emomotion.kinematics import MIN_FRAMES
+    root = copy_dataset(tiny, tmp_path / "k")
+    victim = sorted((root / "BVH").rglob("*.bvh"))[3]
+    head, motion = victim.read_text().split("MOTION", 1)
+    lines = motion.strip().splitlines()                      # Frames:, Frame Time:, then one line per frame
+    victim.write_text(head + "\n".join(["MOTION", "Frames:\t4", lines[1], *lines[2:6]]) + "\n")
+    with pytest.warns(UserWarning, match=rf"1 of 14 files could not be loaded.*{victim.name}: 4 frames are too few"):
+        c = load(root, tmp_path)
+    assert len(c) == 13 and str(victim) not in c.index.path.tolist() and c.index.n_frames.min() >= MIN_FRAMES
+    assert c.skipped.values.tolist() == [[str(victim), f"DatasetError: {victim}: 4 frames are too few (need at least {MIN_FRAMES})"]]
+
+
 def test_broken_files_skipped(tiny, tmp_path):
     root = copy_dataset(tiny, tmp_path / "k")
     files = sorted((root / "BVH").glob("*/*.bvh"))
@@ -234,7 +248,7 @@ def test_load_emokine_layout(tmp_path):
 def test_broken_xsens_file_is_one_line_naming_it(tmp_path):
     "A broken EMOKINE file is skipped with the reader's one line: error type, file, line and column."
     head = ",".join(["frame_idx", "ms"] + [f"{s}_{a}" for s in xsens.XSENS_SEGMENTS for a in "xyz"])
-    rows = lambda v: [",".join([str(i), str(4 * i)] + [v if i == 2 else f"{0.1 * i:.2f}"] * 69) for i in range(4)]
+    rows = lambda v: [",".join([str(i), str(4 * i)] + [v if i == 2 else f"{0.1 * i:.2f}"] * 69) for i in range(8)]  # 8 frames: enough for a model
     for emo, v in (("angry", "0.5"), ("sad", "oops")):
         d = tmp_path / "emokine" / "Data" / "CSV" / f"CSV_seq1_{emo}"
         d.mkdir(parents=True)
@@ -270,3 +284,14 @@ def test_chapter_sized_modules_import_one_way():
     assert not hasattr(ds, "generate_kinematic") and not hasattr(ds, "ensure_synthetic")
     with pytest.raises(ds.DatasetError, match="only 1 frame"):
         raise parsing.DatasetError("x.bvh: only 1 frame(s) of motion")
+
+
+def test_encode_clips_has_one_home_below_features_and_sequences():
+    "The skip-a-bad-clip helpers live beside Clips: features use them without importing sequences (or torch)."
+    import subprocess, sys
+    code = ("import sys, emomotion.features; "
+            "assert 'emomotion.sequences' not in sys.modules and 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    from emomotion import sequences
+    for name in ("encode_clips", "skipped_table", "SKIPPED_COLUMNS"):
+        assert getattr(sequences, name) is getattr(ds, name) and name in sequences.__all__

@@ -148,7 +148,8 @@ class _FakeClips:
     def __init__(self, arrays, fps):
         self._arrays = arrays
         self.index = pd.DataFrame({"clip_id": [f"c{i}" for i in range(len(arrays))], "label": ["Angry", "Sad"] * (len(arrays) // 2),
-                                   "actor": "F01", "fps": fps, "n_frames": [len(a) for a in arrays]},
+                                   "actor": "F01", "fps": fps, "n_frames": [len(a) for a in arrays],
+                                   "path": [f"c{i}.bvh" for i in range(len(arrays))]},
                                   index=pd.RangeIndex(10, 10 + len(arrays)))
 
     def all_positions(self):
@@ -163,6 +164,22 @@ def test_feature_table_keeps_metadata_apart(tmp_path):
     assert all(dt == np.float64 for dt in X.dtypes)
     assert set(F.feature_groups(X.columns)) == set(F.FEATURE_GROUPS)
     assert np.allclose(X.loc[12], list(F.clip_features(arrays[2], 125.0).values()))
+
+
+def test_feature_table_loses_only_the_clip_it_cannot_compute(tmp_path):
+    "A five-frame clip (too few for the derivatives) is left out with its file and reason; no other row moves."
+    from emomotion.datasets import LEFT_OUT, skipped_of
+    arrays = [sway(np.arange(0, 1.5, 1 / 125), seed=i).astype(np.float32) for i in range(4)]
+    arrays[1] = arrays[1][:5]
+    with pytest.warns(UserWarning, match=r"feature_table: 1 of 4 clips could not be encoded.*c1\.bvh \(clip 1\)"):
+        X, meta = F.feature_table(_FakeClips(arrays, 125.0), cache_dir=tmp_path, progress=False)
+    assert X.index.tolist() == meta.index.tolist() == [10, 12, 13] and meta.clip_id.tolist() == ["c0", "c2", "c3"]
+    assert np.allclose(X.loc[12], list(F.clip_features(arrays[2], 125.0).values()))
+    sk = skipped_of(meta)
+    assert sk[["row", "path"]].values.tolist() == [[1, "c1.bvh"]] and meta.attrs[LEFT_OUT] == sk.to_dict("records")
+    assert "features of clip c1: 5 frames are too few" in sk.error.iloc[0] and "\n" not in sk.error.iloc[0]
+    with pytest.raises(ValueError, match="none of the 2 clips"):
+        F.feature_table(_FakeClips([arrays[1], arrays[1][:3]], 125.0), cache=False, progress=False)
 
 
 def test_non_moving_joint_warns():

@@ -210,3 +210,38 @@ def test_study_accepts_bandai_styles(tmp_path):
         check_data("bandai-styles", tmp_path)
     if BANDAI.is_dir():
         assert check_data("bandai-styles", BANDAI) == BANDAI.resolve()
+
+
+# -- issue 17: the full profile's cost (the chapter must fit 25 minutes on 2 cores on the generated full set)
+
+def _benchmark():
+    "benchmarks/skeleton_models.py as a module: its cost model (one home for the extrapolation)."
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("skeleton_bench", Path(__file__).parents[1] / "benchmarks" / "skeleton_models.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_full_profile_runs_both_main_models_under_both_protocols():
+    from emomotion.profiles import profile_settings
+    from emomotion.skeleton_models import SKELETON_MODELS
+    for name in ("quick", "full"):
+        P = profile_settings(name, "skeleton_models")
+        assert set(P["runs"]) == {"stratified", "grouped"}, name
+        for run, models in P["runs"].items():
+            assert {"stgcn++", "part-transformer"} <= set(models) <= set(SKELETON_MODELS), (name, run)
+        assert 2.0 <= P["window"] / P["rate"] <= 4.0 and 15 <= P["rate"] <= 30      # windows of 2-4 s at 15-30 Hz
+
+
+def test_notebook_cost_model_counts_rounds_of_folds():
+    bench = _benchmark()
+    P = dict(runs={"stratified": ("a",), "grouped": ("a", "b")}, max_epochs=10, n_splits=5)
+    rates = {"a": (100.0, 200.0), "b": (50.0, 100.0)}
+    n_train, n_val, n_test = bench.fold_rows(1000, 5)
+    assert (n_train, n_val, n_test) == (680, 120, 200)
+    fold_a = 10 * (680 / 100 + 120 / 200) + 2 * 200 / 200
+    fold_b = 10 * (680 / 50 + 120 / 100) + 2 * 200 / 100
+    cpu, wall = bench.notebook_cost(P, rates, n_clips=1000, cores=2, overhead_s=0)
+    assert np.isclose(cpu, 5 * (2 * fold_a + fold_b)) and np.isclose(wall, 3 * (2 * fold_a + fold_b))
+
