@@ -134,10 +134,11 @@ def same_study(a: dict, b: dict) -> bool:
 
 
 def skipped_files(out, loaded: dict | None = None) -> dict:
-    "Files skipped while loading: those the runner's load reported, and any `tables/skipped.csv` a notebook wrote."
+    """Files skipped while loading: those the runner's load reported (stage `load_dataset`), and any
+    `tables/skipped.csv` a notebook wrote (`evaluate.record_skipped`, with its stage); a row listed by both, once."""
     frames, sources = [], []
     if loaded and loaded.get("skipped"):
-        frames.append(pd.DataFrame(loaded["skipped"]))
+        frames.append(pd.DataFrame(loaded["skipped"]).assign(stage="load_dataset"))
         sources.append("emomotion.datasets.load_dataset")
     p = Path(out) / "tables" / "skipped.csv"
     if p.is_file() and p.stat().st_size:
@@ -145,7 +146,8 @@ def skipped_files(out, loaded: dict | None = None) -> dict:
         sources.append("tables/skipped.csv")
     if not frames:
         return dict(count=0, files=[], source=None)
-    df = pd.concat(frames, ignore_index=True).astype(str).drop_duplicates()
+    df = pd.concat(frames, ignore_index=True).fillna("").astype(str)
+    df = df.drop_duplicates([c for c in df if c != "stage"])          # the same file and reason from both: once
     return dict(count=len(df), files=df.to_dict("records"), source=" and ".join(sources))
 
 # %% ../nbs/07a_provenance.ipynb #5a1c0c57

@@ -5,7 +5,7 @@
 # %% ../nbs/05b_skeleton_models.ipynb #d248b60f
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .datasets import encode_clips, skipped_table
 from .skeletons import KEY_JOINTS
 from .kinematics import normalise_clip, resample
 from .sequences import SequenceAugment, pad_sequences
@@ -37,10 +38,20 @@ def clip_skeleton(pos: np.ndarray, fps: float, rate: float = 20.0, canonical: bo
 
 @dataclass
 class SkeletonSequences:
-    "What `build_skeleton_sequences` returns: `X` (N, L, 17·3 + 1) float32 (last channel: valid-frame mask), row i = `index` row i."
+    """What `build_skeleton_sequences` returns: `X` (N, L, 17·3 + 1) float32 (last channel: valid-frame mask), row i =
+    `index` row i; `index` holds the rows of `clips.index` of the clips kept (`rows`), `skipped` the clips left out and why."""
     X: np.ndarray
     index: pd.DataFrame
     rate: float
+    skipped: pd.DataFrame = field(default_factory=skipped_table)
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    @property
+    def rows(self) -> np.ndarray:
+        "Row of `clips.index` of each clip in `X`: `clips.subset(rows)` matches `X` row for row."
+        return self.index.index.to_numpy()
 
     @property
     def y(self) -> np.ndarray:
@@ -59,14 +70,15 @@ class SkeletonSequences:
 
 def build_skeleton_sequences(clips, rate: float = 20.0, max_seconds: float = 12.0,
                              canonical: bool = True) -> SkeletonSequences:
-    "`clip_skeleton` of every clip of a `datasets.Clips` (key joints), padded to `max_seconds` (`sequences.pad_sequences`)."
+    """`clip_skeleton` of every clip of a `datasets.Clips` (key joints), padded to `max_seconds` (`sequences.pad_sequences`).
+    A clip that cannot be encoded is left out and listed in `.skipped` (`datasets.encode_clips`)."""
     if not (rate > 0 and max_seconds > 0):
         raise ValueError(f"rate and max_seconds must be positive, got {rate}, {max_seconds}")
     idx, key = clips.index, clips.all_positions()
     fps = idx["fps"].to_numpy(float)
-    seqs = [clip_skeleton(key[i], fps[i], rate, canonical, name=f"{idx['path'].iloc[i]} (clip {i})")
-            for i in range(len(idx))]
-    return SkeletonSequences(pad_sequences(seqs, int(round(max_seconds * rate))), idx, float(rate))
+    seqs, rows, skipped = encode_clips(clips, lambda i, name: clip_skeleton(key[i], fps[i], rate, canonical, name),
+                                       "build_skeleton_sequences")
+    return SkeletonSequences(pad_sequences(seqs, int(round(max_seconds * rate))), idx.iloc[rows], float(rate), skipped)
 
 # %% ../nbs/05b_skeleton_models.ipynb #be104129
 STREAMS = ("joint", "bone", "joint_motion", "bone_motion")

@@ -141,3 +141,22 @@ def test_chapters_keep_features_sequences_and_labels_paired(tmp_path):
     assert len(both) == 8
     table = pd.read_csv(tmp_path / "out" / "tables" / "skipped.csv")
     assert table[["path", "stage"]].values.tolist() == [[clips.index.path.iloc[4], "build_sequences"]]
+
+
+def test_skeleton_sequences_keep_the_good_clips_and_list_the_bad_one(clips, tmp_path):
+    "05b's input: the short clip costs only itself, and reaches `tables/skipped.csv` as 05b's study cell records it."
+    from emomotion.skeleton_models import build_skeleton_sequences
+    with pytest.warns(UserWarning, match=rf"build_skeleton_sequences: 1 of 9 clips could not be encoded.*{SHORT}"):
+        sq = build_skeleton_sequences(clips, rate=10, max_seconds=4)
+    kept = [0, 1, 2, 3, 5, 6, 7, 8]
+    assert len(sq) == 8 and sq.X.shape == (8, 40, 52) and sq.rows.tolist() == kept
+    check_skipped(sq.skipped, clips)
+    assert (sq.y == clips.index.label.iloc[kept].to_numpy()).all()
+    alone = build_skeleton_sequences(clips.subset([5]), rate=10, max_seconds=4)
+    assert np.array_equal(sq.X[4], alone.X[0]) and alone.skipped.empty      # the clip after the bad one: not shifted
+    table = record_skipped(tmp_path, build_skeleton_sequences=sq)
+    assert table.path.tolist() == [clips.index.path.iloc[4]] and table.stage.tolist() == ["build_skeleton_sequences"]
+    aligned, sq2 = align_clips(clips, sq)
+    assert len(aligned) == 8 and (sq2.y == aligned.index.label.to_numpy()).all() and sq2.rows.tolist() == list(range(8))
+    with pytest.raises(ValueError, match=rf"none of the 1 clips.*{SHORT}"):
+        build_skeleton_sequences(clips.subset([4]))

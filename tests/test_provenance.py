@@ -42,7 +42,7 @@ def test_skipped_files_join_both_sources_once(tmp_path):
     (tmp_path / "tables").mkdir()
     pd.DataFrame(dict(path=["a.bvh"], error=["line 2: bad"])).to_csv(tmp_path / "tables" / "skipped.csv", index=False)
     rec = skipped_files(tmp_path, dict(skipped=[dict(path="a.bvh", error="line 2: bad")]))
-    assert rec["count"] == 1 and rec["files"] == [dict(path="a.bvh", error="line 2: bad")]
+    assert rec["count"] == 1 and rec["files"] == [dict(path="a.bvh", error="line 2: bad", stage="load_dataset")]
 
 
 def test_the_fingerprint_covers_file_info_csv(make_tiny_kinematic):
@@ -73,3 +73,13 @@ def test_the_cost_of_a_notebook_names_its_slowest_cells_and_counts_its_workers(t
     assert [(t["cell"], t["stage"]) for t in stages[:2]] == [(3, "import subprocess, sys"), (2, "wait a little")]
     assert len(stages) == 3 and stages[0]["s"] >= 1.0 and stages[1]["s"] >= 0.6
     assert notebook_cost(tmp_path / "nb.ipynb")["top_stages"] == []     # never executed: no timings, no guess
+
+
+def test_skipped_files_name_the_loaders_stage(tmp_path):
+    "The loader's rows carry stage `load_dataset` (they had NaN, shown as 'nan' in provenance.json and the report)."
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame(dict(path=["b.bvh"], error=["3 frames"], stage=["build_sequences"])).to_csv(
+        tmp_path / "tables" / "skipped.csv", index=False)
+    rec = skipped_files(tmp_path, dict(skipped=[dict(path="a.bvh", error="line 2: bad")]))
+    assert rec["files"] == [dict(path="a.bvh", error="line 2: bad", stage="load_dataset"),
+                            dict(path="b.bvh", error="3 frames", stage="build_sequences")]
