@@ -441,9 +441,11 @@ def _skipped_blocks(skipped: dict) -> list:
     blocks = [("h", 3, "Files skipped")]
     n = skipped.get("count", 0)
     if not n:
-        return blocks + [("p", "No file was skipped while loading the data.")]
+        return blocks + [("p", "No file was skipped: every clip was loaded and every chapter could use it.")]
     return blocks + [("table", display_table(pd.DataFrame(skipped["files"]), max_rows=n)[0], (
-        f"**{n} file(s) skipped** while loading, each with the reason (from {skipped.get('source')}). A "
+        f"**{n} file(s) skipped**, each with the stage that left it out (`load_dataset` while loading; a chapter's "
+        "input builder, e.g. `feature_table`, for a clip it could not use) and the reason "
+        f"(from {skipped.get('source')}). A "
         "`duplicate of <path>` row is a second copy of a clip, which is loaded once, from that path."), "")]
 
 
