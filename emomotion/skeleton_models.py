@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from .datasets import encode_clips, skipped_table
 from .skeletons import KEY_JOINTS
 from .kinematics import normalise_clip, resample
-from .sequences import SequenceAugment, pad_sequences
+from .sequences import PaddedClips, SequenceAugment, pad_sequences
 from .stgcn import Graph, STGCNEncoder, key_graph
 from .torchfit import TorchClassifier
 
@@ -37,31 +37,12 @@ def clip_skeleton(pos: np.ndarray, fps: float, rate: float = 20.0, canonical: bo
 
 
 @dataclass
-class SkeletonSequences:
-    """What `build_skeleton_sequences` returns: `X` (N, L, 17·3 + 1) float32 (last channel: valid-frame mask), row i =
-    `index` row i; `index` holds the rows of `clips.index` of the clips kept (`rows`), `skipped` the clips left out and why."""
+class SkeletonSequences(PaddedClips):
+    """What `build_skeleton_sequences` returns (a `sequences.PaddedClips`): `X` (N, L, 17·3 + 1) float32, the rate."""
     X: np.ndarray
     index: pd.DataFrame
     rate: float
     skipped: pd.DataFrame = field(default_factory=skipped_table)
-
-    def __len__(self) -> int:
-        return len(self.X)
-
-    @property
-    def rows(self) -> np.ndarray:
-        "Row of `clips.index` of each clip in `X`: `clips.subset(rows)` matches `X` row for row."
-        return self.index.index.to_numpy()
-
-    @property
-    def y(self) -> np.ndarray:
-        "The label of every clip."
-        return self.index["label"].to_numpy()
-
-    @property
-    def lengths(self) -> np.ndarray:
-        "Valid frames per clip."
-        return (self.X[..., -1] > 0).sum(1)
 
     def __repr__(self):
         return (f"SkeletonSequences(n={len(self.X)}, up to {self.X.shape[1]} frames at {self.rate:g} Hz, "
