@@ -239,7 +239,7 @@ def test_misplaced_kinematic_files_listed(tiny, tmp_path):
 
 def test_emokine_unused_and_unlabelled_listed(tmp_path):
     head = ",".join(["frame_idx", "ms"] + [f"{s}_{a}" for s in xsens.XSENS_SEGMENTS for a in "xyz"])
-    csv = lambda n: "\n".join([head] + [",".join([str(i), str(4 * i)] + [f"{0.1 * i + n:.3f}"] * 69) for i in range(5)])
+    csv = lambda n: "\n".join([head] + [",".join([str(i), str(4 * i)] + [f"{0.1 * i + n:.3f}"] * 69) for i in range(8)])
     root = tmp_path / "emokine"
     for n, d in enumerate(["Data/CSV/CSV_seq1_angry", "Data/CSV/CSV_seq1_sad", "Data/CSV/misc"]):
         (root / d).mkdir(parents=True)
@@ -251,7 +251,7 @@ def test_emokine_unused_and_unlabelled_listed(tmp_path):
     mv = root / "Data/MVNX/MVNX_seq1_sad.mvnx"
     segs = "".join(f'<segment label="{s}" id="{i}"/>' for i, s in enumerate(m.segments, 1))
     frames = "".join(f'<frame index="{k}" ms="{4 * k}" type="normal"><position>'
-                     + " ".join(f"{v + 1:.3f}" for v in m.positions[k].ravel()) + "</position></frame>" for k in range(5))
+                     + " ".join(f"{v + 1:.3f}" for v in m.positions[k].ravel()) + "</position></frame>" for k in range(8))
     mv.write_text(f'<mvnx><subject frameRate="250"><segments>{segs}</segments><frames>{frames}</frames></subject></mvnx>')
     with pytest.warns(UserWarning, match="2 of 4 files"):
         c = ds.load_emokine(root, cache_dir=tmp_path / "cache", progress=False)
