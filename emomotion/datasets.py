@@ -358,10 +358,11 @@ def files_near(root: Path, patterns, depth: int = 3) -> list[Path]:
 
 
 def dataset_files(dataset: str, root) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Every file the loader of `dataset` ('kinematic' | 'synthetic' | 'bandai' | 'emokine') considers under
+    """Every file the loader of `dataset` ('kinematic' | 'synthetic' | 'bandai' | 'bandai-styles' | 'emokine') considers under
     `root` (sorted), and the (path, reason) of the entries it skips on the way (loops, dangling links,
     non-regular files, non-UTF-8 names). The loaders use it, so a fingerprint of it sees what they see."""
     root = Path(root).expanduser()
+    dataset = "bandai" if dataset == "bandai-styles" else dataset     # the same files, all styles as classes
     if dataset in ("kinematic", "synthetic"):
         bvh_dir = _kinematic_bvh_dir(root)
         where, patterns, depth = (bvh_dir.parent if bvh_dir.name == "BVH" else bvh_dir), ["*.bvh"], 3
@@ -370,7 +371,7 @@ def dataset_files(dataset: str, root) -> tuple[list[Path], list[tuple[str, str]]
             raise DatasetError(f"{root}: no such folder; " + (_BANDAI_EXPECT if dataset == "bandai" else _EMOKINE_EXPECT))
         where, patterns, depth = (root, ["*.bvh"], 3) if dataset == "bandai" else (root, ["position*.csv", "*.mvnx"], 5)
     else:
-        raise ValueError(f"unknown dataset {dataset!r}; expected synthetic, kinematic, bandai or emokine")
+        raise ValueError(f"unknown dataset {dataset!r}; expected synthetic, kinematic, bandai, bandai-styles or emokine")
     hits, problems = _walk(where, patterns, depth)
     return sorted(p for _, p in hits), sorted(problems)
 

@@ -245,3 +245,15 @@ def test_notebook_cost_model_counts_rounds_of_folds():
     cpu, wall = bench.notebook_cost(P, rates, n_clips=1000, cores=2, overhead_s=0)
     assert np.isclose(cpu, 5 * (2 * fold_a + fold_b)) and np.isclose(wall, 3 * (2 * fold_a + fold_b))
 
+
+
+def test_bandai_styles_has_a_fingerprint(tmp_path):
+    "The study fingerprints its data before any notebook runs: `bandai-styles` is Bandai's files (a study run failed here)."
+    from emomotion.datasets import dataset_files
+    from emomotion.provenance import fingerprint
+    if not BANDAI.is_dir():
+        pytest.skip("no Bandai-Namco data")
+    assert dataset_files("bandai-styles", BANDAI) == dataset_files("bandai", BANDAI)
+    styles, emotions = fingerprint(BANDAI, "bandai-styles"), fingerprint(BANDAI, "bandai")
+    assert styles["dataset"] == "bandai-styles" and styles.pop("dataset") and emotions.pop("dataset")
+    assert styles == emotions
