@@ -633,7 +633,7 @@ def write_report(out, prov: dict | None = None) -> tuple[Path, Path]:
 
 # %% ../nbs/07b_report.ipynb #8b2d5e71
 RESULTS_DIR = "results"
-_OPEN = re.compile(r"<!-- results:(?P<name>[A-Za-z0-9._-]+) -->")
+_OPEN = re.compile(r"<!-- results:(?P<name>[A-Za-z0-9._+-]+) -->")
 _CLOSE = "<!-- /results -->"
 
 

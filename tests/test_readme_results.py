@@ -83,3 +83,11 @@ def test_published_results_without_a_block_and_a_block_without_results_are_error
         main(["readme", "--check", "--readme", str(readme)])
     assert e.value.code == 2
     assert f"README.md, line {lineno}: <!-- results:kinematic-full -->: no published results" in capsys.readouterr().err
+
+
+def test_every_published_name_can_be_a_readme_block():
+    "A run of several notebooks is published as `...-only-02+05b`: README's block markers must accept that name."
+    from emomotion.report import _OPEN, results_name
+    name = results_name(dict(dataset="bandai", profile="full", only=["02_baselines", "05b_skeleton_models"]))
+    assert name == "bandai-full-only-02+05b"
+    assert _OPEN.fullmatch(f"<!-- results:{name} -->").group("name") == name
