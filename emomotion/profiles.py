@@ -43,6 +43,7 @@ PROFILES = {
                                    "grouped": ("stgcn++", "part-transformer")},
                              ablations=dict(runs={"stratified": ("stgcn++ late",), "grouped": ("stgcn++ late",)},
                                             max_clips=600),
+                             fusion=dict(runs={"grouped": ("features", "gated")}, feat_dim=16),
                              stgcn=dict(channels=(8, 8, 16, 16), strides=(1, 1, 2, 2)),
                              transformer=dict(d_model=16, n_heads=2, n_layers=1, dim_ff=32)),
         personalisation=dict(models=("Random Forest", "SVM", "MLP", "ST-GCN++"), shots=(1, 2, 4), n_jobs=1,
@@ -83,6 +84,8 @@ PROFILES = {
                                    "grouped": ("stgcn++", "part-transformer")},
                              ablations=dict(runs={"stratified": ("stgcn++ late",), "grouped": ("stgcn++ late",)},
                                             max_clips=600),
+                             fusion=dict(runs={"stratified": ("gated",), "grouped": ("features", "concat", "gated")},
+                                         feat_dim=32),
                              stgcn=dict(channels=(16, 16, 32, 32), strides=(1, 1, 2, 2)),
                              transformer=dict(d_model=32, n_heads=4, n_layers=1, dim_ff=64)),
         personalisation=dict(models=("Random Forest", "SVM", "MLP", "ST-GCN++"), shots=(1, 2, 4),
@@ -122,7 +125,9 @@ PROFILES = {
   ST-GCN++ and part-transformer sizes. The full profile is sized to 25 minutes on 2 cores for the generated
   full set (`benchmarks/skeleton_models.py`); `ablations`: runs added only on datasets of at most `max_clips`
   clips — the late-fusion ST-GCN++ (early vs late fusion of the four streams) costs about 4 times the early one at
-  equal width: Bandai's 53 and 174 clips afford it, the generated full set's 1,390 do not.
+  equal width: Bandai's 53 and 174 clips afford it, the generated full set's 1,390 do not; `fusion`: the part
+  transformer fused with the engineered features (`FEATURE_FUSIONS`: the features-only control, concat, gated) under
+  each protocol, and the width of the feature stream.
 - `personalisation`: the models adapted per performer, the labelled clips per emotion of the few-shot
   protocols (`actors+k1`, ...), folds run in parallel, the baselines grid-searched in each fold as in 02
   (`tuned`; the others use 02's untuned pipeline: the forest's grid would cost 13 fits per fold), the fixed

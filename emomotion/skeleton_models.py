@@ -11,19 +11,21 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from sklearn.pipeline import Pipeline
 import torch.nn.functional as F
 
 from .datasets import encode_clips, skipped_table
 from .skeletons import KEY_JOINTS
 from .kinematics import normalise_clip, resample
 from .sequences import PaddedClips, SequenceAugment, pad_sequences
-from .stgcn import Graph, STGCNEncoder, key_graph
+from .stgcn import Graph, STGCNEncoder, fuse, fused_width, fusion_layers, key_graph, packed_columns
 from .torchfit import TorchClassifier
 
 # %% auto #0
-__all__ = ['STREAMS', 'BODY_PARTS', 'SKELETON_MODELS', 'clip_skeleton', 'SkeletonSequences', 'build_skeleton_sequences',
-           'skeleton_streams', 'window_crops', 'SkeletonAugment', 'WindowedSkeletonModel', 'MultiStreamSTGCN',
-           'PartTransformer', 'skeleton_classifier', 'part_attention']
+__all__ = ['STREAMS', 'BODY_PARTS', 'SKELETON_MODELS', 'FEATURE_FUSIONS', 'clip_skeleton', 'SkeletonSequences',
+           'build_skeleton_sequences', 'skeleton_streams', 'window_crops', 'SkeletonAugment', 'WindowedSkeletonModel',
+           'MultiStreamSTGCN', 'PartTransformer', 'skeleton_classifier', 'part_attention', 'FusedSkeletonModel',
+           'PackedSequenceAugment']
 
 # %% ../nbs/05b_skeleton_models.ipynb #15a72373
 def clip_skeleton(pos: np.ndarray, fps: float, rate: float = 20.0, canonical: bool = True,
@@ -149,15 +151,24 @@ class WindowedSkeletonModel(nn.Module):
         "Logits (B, n_classes) of stream windows (B, 3·S, window, V)."
         raise NotImplementedError
 
-    def forward(self, x):
+    def windows(self, x) -> tuple[torch.Tensor, int]:
+        """Stream windows (N·k, 3·S, window, V) of padded sequences `x`, clip by clip, and k: the windows per clip
+        (one random window in training, `n_crops` in eval)."""
         n = len(x)
         w = window_crops(x, self.window, 1 if self.training else self.n_crops, random=self.training)
         k = w.shape[1]
-        s = skeleton_streams(w.reshape(n * k, self.window, self.graph.V, 3), self.graph.parents, self.streams,
-                             self.rate)
-        logits = self.classify(s)
+        return skeleton_streams(w.reshape(n * k, self.window, self.graph.V, 3), self.graph.parents, self.streams,
+                                self.rate), k
+
+    @staticmethod
+    def average(logits: torch.Tensor, k: int) -> torch.Tensor:
+        "Logits of N·k windows (k per clip) → one row per clip: the window's own, or the log of the k windows' mean probability."
         if k == 1: return logits
-        return torch.log(torch.softmax(logits, -1).view(n, k, -1).mean(1).clamp_min(1e-12))
+        return torch.log(torch.softmax(logits, -1).view(-1, k, logits.shape[-1]).mean(1).clamp_min(1e-12))
+
+    def forward(self, x):
+        s, k = self.windows(x)
+        return self.average(self.classify(s), k)
 
 
 class MultiStreamSTGCN(WindowedSkeletonModel):
@@ -217,9 +228,10 @@ class PartTransformer(WindowedSkeletonModel):
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.norm, self.score = nn.LayerNorm(d), nn.Linear(d, 1)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(d, n_classes))
-        self.last_attention = None
+        self.out_dim, self.last_attention = d, None
 
-    def classify(self, s):
+    def encode(self, s):
+        "Stream windows (B, 3·S, window, V) → their attention-pooled token (B, d_model); the attention is kept in `last_attention`."
         b, c, t, v = s.shape
         s = self.data_bn(s.permute(0, 1, 3, 2).reshape(b, c * v, t)).view(b, c, v, t).permute(0, 3, 2, 1)  # (B, T, V, C)
         tok = torch.stack([emb(s[:, :, js].flatten(2)) for emb, js in zip(self.embed, self.part_joints)], 1)
@@ -229,7 +241,10 @@ class PartTransformer(WindowedSkeletonModel):
         h = self.norm(self.encoder(h.flatten(1, 2)))                               # (B, P·T', d)
         w = torch.softmax(self.score(h).squeeze(-1), 1)
         self.last_attention = w.detach().view(b, P, -1)
-        return self.head(torch.einsum("bkd,bk->bd", h, w))
+        return torch.einsum("bkd,bk->bd", h, w)
+
+    def classify(self, s):
+        return self.head(self.encode(s))
 
 # %% ../nbs/05b_skeleton_models.ipynb #a896e2f6
 SKELETON_MODELS = {"stgcn++": (MultiStreamSTGCN, dict(fusion="early")),
@@ -242,18 +257,27 @@ def skeleton_classifier(model: str = "stgcn++", *, window: int = 64, n_crops: in
                         augment=True, max_epochs: int = 40, lr: float = 3e-3, batch_size: int = 32,
                         weight_decay: float = 1e-3, label_smoothing: float = 0.1, patience: int | None = 8,
                         val_size: float = 0.15, monitor: str = "val_loss", seed: int = 0, device="auto",
-                        verbose: bool = False, **module_params) -> TorchClassifier:
+                        verbose: bool = False, fusion: str | None = None, seq_shape=None,
+                        **module_params):
     """`TorchClassifier` of the model `model` (a key of `SKELETON_MODELS`) on `SkeletonSequences.X` rows; `rate` must
     be the sequences' rate. `augment=True`: `SkeletonAugment()`; False/None: none; or any batch augmentation.
-    `module_params` go to the model (channels, d_model, …)."""
+    `module_params` go to the model (channels, d_model, …).
+    `fusion` (one of `FEATURE_FUSIONS`): the model beside the engineered features (`FusedSkeletonModel`) on packed
+    rows (sequences of shape `seq_shape`, then features): a pipeline whose first step standardises the features on
+    the training rows (`stgcn.packed_columns`)."""
     if model not in SKELETON_MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {list(SKELETON_MODELS)}")
     module, fixed = SKELETON_MODELS[model]
     augment = SkeletonAugment() if augment is True else (augment or None)
-    return TorchClassifier(module, max_epochs=max_epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
-                           label_smoothing=label_smoothing, patience=patience, val_size=val_size, monitor=monitor,
-                           augment=augment, scheduler="onecycle", grad_clip=1.0, seed=seed, device=device,
-                           verbose=verbose, window=window, n_crops=n_crops, rate=rate, **fixed, **module_params)
+    if fusion is not None:
+        if seq_shape is None: raise ValueError("fusion needs seq_shape, the (L, V·3 + 1) of the packed sequences")
+        module, fixed = FusedSkeletonModel, dict(fusion=fusion, skeleton=model, seq_shape=tuple(seq_shape))
+        augment = PackedSequenceAugment(seq_shape, augment) if augment is not None else None
+    net = TorchClassifier(module, max_epochs=max_epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
+                          label_smoothing=label_smoothing, patience=patience, val_size=val_size, monitor=monitor,
+                          augment=augment, scheduler="onecycle", grad_clip=1.0, seed=seed, device=device,
+                          verbose=verbose, window=window, n_crops=n_crops, rate=rate, **fixed, **module_params)
+    return net if fusion is None else Pipeline([("columns", packed_columns(int(np.prod(seq_shape)))), ("net", net)])
 
 
 def part_attention(estimator: TorchClassifier, X, batch_size: int = 64) -> np.ndarray:
@@ -270,3 +294,56 @@ def part_attention(estimator: TorchClassifier, X, batch_size: int = 64) -> np.nd
             a = m.last_attention.cpu()
             out.append(a.view(len(xb), -1, *a.shape[1:]).mean(1).numpy())
     return np.concatenate(out)
+
+# %% ../nbs/05b_skeleton_models.ipynb #753df33b
+FEATURE_FUSIONS = ("features", "concat", "gated")
+"The fusions of `FusedSkeletonModel` (chapter 05's, less its cross-attention over the 16-frame graph)."
+
+
+class FusedSkeletonModel(nn.Module):
+    """A windowed model of this chapter (`skeleton`: a key of `SKELETON_MODELS` whose module has `encode`) beside the
+    engineered features, on packed rows (N, L·(V·3 + 1) + F): the padded sequences of shape `seq_shape` (L, V·3 + 1),
+    then F features. `fusion` ∈ `FEATURE_FUSIONS`; `feat_dim`: width of the feature stream; `skeleton_params` go to the
+    skeleton model (window, n_crops, rate, d_model, …)."""
+    def __init__(self, input_shape, n_classes: int, seq_shape=None, fusion: str = "gated",
+                 skeleton: str = "part-transformer", feat_dim: int = 32, dropout: float = 0.1, **skeleton_params):
+        super().__init__()
+        if fusion not in FEATURE_FUSIONS: raise ValueError(f"fusion must be one of {FEATURE_FUSIONS}, got {fusion!r}")
+        if seq_shape is None: raise ValueError("seq_shape=(L, V·3 + 1) is needed to unpack the input")
+        self.seq_shape, self.fusion = tuple(int(s) for s in seq_shape), fusion
+        self.n_seq = int(np.prod(self.seq_shape))
+        self.n_features = int(np.prod(input_shape)) - self.n_seq
+        if self.n_features < 1:
+            raise ValueError(f"fusion needs features packed after the {self.n_seq} sequence values")
+        self.skeleton = None
+        if fusion != "features":
+            module, fixed = SKELETON_MODELS[skeleton]
+            if not hasattr(module, "encode"): raise ValueError(f"{skeleton!r} has no pooled encoding to fuse")
+            self.skeleton = module(self.seq_shape, n_classes, dropout=dropout, **fixed, **skeleton_params)
+            self.skeleton.head = nn.Identity()           # the fused head below classifies
+        g = self.skeleton.out_dim if self.skeleton is not None else 0
+        for name, layer in fusion_layers(fusion, g, self.n_features, feat_dim, dropout).items(): setattr(self, name, layer)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(fused_width(fusion, g, feat_dim), n_classes))
+        self.last_modality_weights = None
+
+    def forward(self, x):
+        xf = torch.clamp(x[:, self.n_seq:], -10, 10)     # standardised features; bound rare extremes
+        if self.skeleton is None: return self.head(fuse(self, None, xf))
+        s, k = self.skeleton.windows(x[:, :self.n_seq].reshape(len(x), *self.seq_shape))
+        z = fuse(self, self.skeleton.encode(s), xf.repeat_interleave(k, 0))
+        return self.skeleton.average(self.head(z), k)
+
+
+class PackedSequenceAugment:
+    """A sequence augmentation (default `SkeletonAugment()`) applied to the sequence block (`seq_shape`) at the start of
+    packed rows; the features after it pass unchanged."""
+    def __init__(self, seq_shape, augment=None):
+        self.seq_shape, self.augment = tuple(int(s) for s in seq_shape), augment if augment is not None else SkeletonAugment()
+
+    def __call__(self, xb: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        n, d = len(xb), int(np.prod(self.seq_shape))
+        seq = self.augment(xb[:, :d].reshape(n, *self.seq_shape), generator)
+        return torch.cat([seq.reshape(n, d), xb[:, d:]], 1)
+
+    def __repr__(self):
+        return f"PackedSequenceAugment({self.seq_shape}, {self.augment!r})"

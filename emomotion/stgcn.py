@@ -31,8 +31,8 @@ from .torchfit import TorchClassifier
 
 # %% auto #0
 __all__ = ['FUSIONS', 'Graph', 'key_graph', 'kinematic_graph', 'clip_tensor', 'GraphTensors', 'build_tensors', 'GraphConv',
-           'STCAttention', 'STGCNBlock', 'STGCNEncoder', 'STGCN', 'FusionSTGCN', 'RotateScale', 'stgcn_classifier',
-           'attention_readout']
+           'STCAttention', 'STGCNBlock', 'STGCNEncoder', 'STGCN', 'fusion_layers', 'fused_width', 'fuse', 'FusionSTGCN',
+           'RotateScale', 'packed_columns', 'stgcn_classifier', 'attention_readout']
 
 # %% ../nbs/05_stgcn.ipynb #3b117ea6
 _CENTRE_NAMES = ("hips", "pelvis", "hip")
@@ -419,6 +419,38 @@ class STGCN(nn.Module):
 FUSIONS = ("skeleton", "features", "concat", "gated", "cross")
 
 
+def fusion_layers(fusion: str, g: int, n_features: int, d: int, dropout: float = 0.1) -> dict:
+    """The feature stream and gate of a skeleton + engineered-features fusion, by attribute name: `feat` (an MLP,
+    `n_features` → `d`) for "features", "concat" and "gated"; `proj` (skeleton embedding `g` → `d`) and `gate` for
+    "gated"; none for "skeleton" ("cross" adds its own layers). The model sets them as its attributes and calls `fuse`."""
+    layers = {}
+    if fusion in ("features", "concat", "gated"):
+        layers["feat"] = nn.Sequential(nn.Linear(n_features, 2 * d), nn.ReLU(), nn.Dropout(dropout),
+                                       nn.Linear(2 * d, d), nn.ReLU())
+    if fusion == "gated":
+        layers["proj"] = nn.Sequential(nn.Linear(g, d), nn.ReLU())
+        layers["gate"] = nn.Linear(2 * d, 2)
+    return layers
+
+
+def fused_width(fusion: str, g: int, d: int) -> int:
+    "Width of `fuse`'s output: the classifier head's input."
+    return {"skeleton": g, "features": d, "concat": g + d, "gated": d}[fusion]
+
+
+def fuse(m: nn.Module, emb, xf):
+    """One vector per row from skeleton embeddings `emb` (N, g) and standardised features `xf` (N, F), by the fusion
+    `m.fusion` and the layers of `fusion_layers` that `m` holds; "gated" keeps its modality weights (skeleton,
+    features) in `m.last_modality_weights`."""
+    if m.fusion == "skeleton": return emb
+    if m.fusion == "features": return m.feat(xf)
+    if m.fusion == "concat": return torch.cat([emb, m.feat(xf)], 1)
+    a, b = m.proj(emb), m.feat(xf)
+    w = torch.softmax(m.gate(torch.cat([a, b], 1)), 1)
+    m.last_modality_weights = w.detach()
+    return w[:, :1] * a + w[:, 1:] * b
+
+
 class FusionSTGCN(nn.Module):
     """ST-GCN + engineered-feature stream on packed input (N, C*T*V + F) (see `sequences.stack_blocks`).
     `fusion` ∈ {"skeleton", "features", "concat", "gated", "cross"}; `graph_shape` = (C, T, V)."""
@@ -442,19 +474,14 @@ class FusionSTGCN(nn.Module):
         self.encoder = (STGCNEncoder(C, graph.A, channels, strides, t_kernel, dropout, attention, edge_importance,
                                      separable) if fusion != "features" else None)
         g = self.encoder.out_dim if self.encoder is not None else 0
-        if fusion in ("features", "concat", "gated"):
-            self.feat = nn.Sequential(nn.Linear(self.n_features, 2 * d), nn.ReLU(), nn.Dropout(dropout),
-                                      nn.Linear(2 * d, d), nn.ReLU())
-        if fusion == "gated":
-            self.proj = nn.Sequential(nn.Linear(g, d), nn.ReLU())
-            self.gate = nn.Linear(2 * d, 2)
+        for name, layer in fusion_layers(fusion, g, self.n_features, d, dropout).items(): setattr(self, name, layer)
         if fusion == "cross":
             self.tok_w = nn.Parameter(torch.randn(self.n_features, d) / np.sqrt(d))
             self.tok_b = nn.Parameter(torch.zeros(self.n_features, d))
             self.query = nn.Linear(g, d)
             self.cross = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
             self.norm = nn.LayerNorm(d)
-        head_in = {"skeleton": g, "features": d, "concat": g + d, "gated": d, "cross": g + d}[fusion]
+        head_in = g + d if fusion == "cross" else fused_width(fusion, g, d)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(head_in, n_classes))
         self.last_modality_weights = self.last_feature_attention = None
 
@@ -462,18 +489,11 @@ class FusionSTGCN(nn.Module):
         xg, xf = self.take_graph.transform(x), x[:, self.take_graph.stop:]
         xf = torch.clamp(xf, -10, 10)           # standardised features; bound rare extremes
         if self.fusion == "features":
-            return self.head(self.feat(xf))
+            return self.head(fuse(self, None, xf))
         h = self.encoder.features(xg)            # (N, C', T', V)
         emb = self.encoder.pool(h)
-        if self.fusion == "skeleton":
-            z = emb
-        elif self.fusion == "concat":
-            z = torch.cat([emb, self.feat(xf)], 1)
-        elif self.fusion == "gated":
-            a, b = self.proj(emb), self.feat(xf)
-            w = torch.softmax(self.gate(torch.cat([a, b], 1)), 1)
-            self.last_modality_weights = w.detach()
-            z = w[:, :1] * a + w[:, 1:] * b
+        if self.fusion != "cross":
+            z = fuse(self, emb, xf)
         else:                                    # cross: movement queries, feature keys/values
             q = self.query(h.mean(3).transpose(1, 2))                    # (N, T', d)
             kv = xf.unsqueeze(-1) * self.tok_w + self.tok_b              # (N, F, d)
@@ -504,6 +524,15 @@ class RotateScale:
         return f"RotateScale({self.graph_shape}, max_deg={self.max_deg}, scale={self.scale})"
 
 
+def packed_columns(d: int) -> ColumnTransformer:
+    """The first step of a model on packed rows (a block of `d` columns, then features: `sequences.stack_blocks`):
+    the block passed through, the feature columns median-imputed and standardised, fitted on the training rows."""
+    feats = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                      ("scale", StandardScaler())])
+    return ColumnTransformer([("graph", "passthrough", slice(0, d)), ("features", feats, slice(d, None))],
+                             sparse_threshold=0.0)
+
+
 def stgcn_classifier(graph: Graph, graph_shape, fusion: str = "gated", *, max_epochs: int = 30, lr: float = 3e-3,
                      batch_size: int = 32, weight_decay: float = 1e-3, label_smoothing: float = 0.1,
                      patience: int | None = 8, val_size: float = 0.15, monitor: str = "val_loss", augment="rotate",
@@ -521,11 +550,7 @@ def stgcn_classifier(graph: Graph, graph_shape, fusion: str = "gated", *, max_ep
                           val_size=val_size, monitor=monitor,
                           augment=augment, scheduler="onecycle", grad_clip=1.0, seed=seed, device=device,
                           verbose=verbose, graph=graph, graph_shape=graph_shape, fusion=fusion, **module_params)
-    feats = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-                      ("scale", StandardScaler())])
-    cols = ColumnTransformer([("graph", "passthrough", slice(0, d)), ("features", feats, slice(d, None))],
-                             sparse_threshold=0.0)
-    return Pipeline([("columns", cols), ("net", net)])
+    return Pipeline([("columns", packed_columns(d)), ("net", net)])
 
 
 def attention_readout(estimator: Pipeline, X, batch_size: int = 256) -> dict:

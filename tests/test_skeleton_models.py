@@ -257,3 +257,29 @@ def test_bandai_styles_has_a_fingerprint(tmp_path):
     styles, emotions = fingerprint(BANDAI, "bandai-styles"), fingerprint(BANDAI, "bandai")
     assert styles["dataset"] == "bandai-styles" and styles.pop("dataset") and emotions.pop("dataset")
     assert styles == emotions
+
+
+def test_fused_part_transformer_learns_from_the_features_when_the_skeleton_carries_nothing():
+    "Labels only in the features, skeleton noise: the gated fusion classifies unseen rows and leans on the features."
+    import numpy as np
+    import torch
+    from emomotion.sequences import stack_blocks
+    from emomotion.skeleton_models import skeleton_classifier
+    rng = np.random.default_rng(0)
+    n, L = 120, 24
+    y = np.arange(n) % 2
+    seqs = np.concatenate([rng.normal(0, 0.1, (n, L, 51)), np.ones((n, L, 1))], -1)
+    feats = rng.normal(0, 1, (n, 6)) + 3.0 * y[:, None]                  # separable on the features only
+    X, _ = stack_blocks(seq=seqs.reshape(n, -1), features=feats, dtype="float32")
+    clf = skeleton_classifier("part-transformer", fusion="gated", seq_shape=(L, 52), window=12, n_crops=2, rate=10.0,
+                              max_epochs=15, val_size=0.0, monitor="train_loss", patience=None, lr=1e-2,
+                              d_model=8, n_heads=2, n_layers=1, dim_ff=16, feat_dim=8)
+    clf.fit(X[:80], y[:80])
+    assert (clf.predict(X[80:]) == y[80:]).mean() > 0.9
+    m = clf[-1].module_.eval()
+    with torch.no_grad():
+        m(torch.from_numpy(clf[:-1].transform(X[80:]).astype(np.float32)))
+    assert m.last_modality_weights[:, 1].mean() > 0.5                   # weight on the features stream
+    import pytest
+    with pytest.raises(ValueError, match="seq_shape"):
+        skeleton_classifier("part-transformer", fusion="gated")
