@@ -6,12 +6,14 @@
 __all__ = ['PROTOCOLS', 'PROTOCOL_NAMES', 'PROTOCOL_TEXT', 'ADAPTATION_PROTOCOLS', 'BACKENDS', 'FAMILIES', 'RESULTS_COLUMNS',
            'SKIPPED_CSV_COLUMNS', 'stratified_splitter', 'quiet_splits', 'protocols_for', 'make_splitter',
            'split_indices', 'make_toy_study', 'Chance', 'chance_level', 'binomial_test_vs_chance', 'accuracy_ci',
-           'chance_test', 'CVResult', 'resolve_jobs', 'dask_client', 'fold_backend', 'limit_threads', 'cross_validate',
-           'count_correct', 'permutation_test', 'plot_confusion', 'confusion_figure', 'plot_per_class_f1',
-           'save_figure', 'summary_row', 'append_results', 'write_tables', 'record_skipped', 'ResourceMeter']
+           'chance_test', 'CVResult', 'resolve_jobs', 'dask_client', 'fold_backend', 'limit_threads',
+           'cross_validate_many', 'cross_validate', 'count_correct', 'permutation_test', 'plot_confusion',
+           'confusion_figure', 'plot_per_class_f1', 'save_figure', 'summary_row', 'append_results', 'write_tables',
+           'record_skipped', 'ResourceMeter']
 
 # %% ../nbs/01a_evaluate.ipynb #576589b1
 import time
+from collections.abc import Mapping
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -396,16 +398,8 @@ def _fit_predict(model, X, codes, groups, train, test, n_classes, fit_groups, ke
     return (est if keep else None), pred, proba, fit_time, best
 
 
-def cross_validate(model, X, y, protocol: str = "stratified", groups=None, n_splits: int = 5, seed: int = 0,
-                   n_jobs: int | None = None, progress: bool = True, fit_groups: bool = False,
-                   return_estimator: bool = False, desc: str | None = None) -> CVResult:
-    """Cross-validate a classifier under a named protocol and return per-fold and pooled results.
-
-    `protocol`: 'stratified' (StratifiedKFold, shuffled with `seed`), 'actors' (StratifiedGroupKFold by `groups`),
-    'groups' (LeaveOneGroupOut by `groups`; `n_splits` ignored) or 'loo' (LeaveOneOut). The model is cloned per
-    fold and sees training rows only. `n_jobs` folds run at once (`resolve_jobs`: None is `$EMOMOTION_JOBS` or
-    every core), on local workers or a Dask cluster (`fold_backend`), one thread each; `fit_groups` passes the training
-    groups to `model.fit(..., groups=...)` for group-aware inner tuning."""
+def _cv_inputs(X, y, groups, fit_groups):
+    "Checked labels, groups, sorted classes and label codes for the harness (one check, however many runs)."
     y = _labels_array(y)
     n = _num_samples(X)
     if n != len(y):
@@ -419,18 +413,12 @@ def cross_validate(model, X, y, protocol: str = "stratified", groups=None, n_spl
     classes, codes = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(f"need at least 2 classes, got {classes.tolist()}")
-    split_groups = groups if protocol in ("actors", "groups") else None
-    folds = split_indices(protocol, y, split_groups, n_splits, seed)
-    t0 = time.perf_counter()
-    n_jobs = min(resolve_jobs(n_jobs), len(folds))
-    threads = 1        # one BLAS/torch thread per fold, however many run at once: the numbers never depend on --jobs
-    jobs = (delayed(_run_fold)(model, X, codes, groups, tr, te, len(classes), fit_groups, return_estimator, threads)
-            for tr, te in folds)
-    with fold_backend(n_jobs) as n:
-        outs = Parallel(n_jobs=n, return_as="generator")(jobs)
-        outs = list(tqdm(outs, total=len(folds), desc=desc or protocol, disable=not progress, leave=False))
-    elapsed = time.perf_counter() - t0
+    return y, groups, classes, codes
 
+
+def _cv_result(protocol, folds, outs, y, codes, classes, groups, seed, keep, elapsed) -> CVResult:
+    "A `CVResult` from the folds of one run and their `_run_fold` outputs, in fold order."
+    split_groups = groups if protocol in ("actors", "groups") else None
     rows, preds, probas = [], [], []
     for k, ((tr, te), (est, pred, proba, fit_time, best)) in enumerate(zip(folds, outs)):
         row = dict(fold=k, n_train=len(tr), n_test=len(te), **_fold_metrics(codes[te], pred), fit_time_s=fit_time)
@@ -448,7 +436,55 @@ def cross_validate(model, X, y, protocol: str = "stratified", groups=None, n_spl
         proba=np.concatenate(probas), test_index=test_index, fold_of=fold_of, classes=classes,
         protocol=protocol, n_splits=len(folds), seed=seed,
         groups=None if groups is None else groups[test_index],
-        estimators=[o[0] for o in outs] if return_estimator else None, elapsed_s=elapsed)
+        estimators=[o[0] for o in outs] if keep else None, elapsed_s=elapsed)
+
+
+def cross_validate_many(runs, X, y, groups=None, n_splits: int = 5, seed: int = 0, n_jobs: int | None = None,
+                        progress: bool = True, fit_groups: bool = False, return_estimator=False,
+                        desc: str | None = None) -> dict:
+    """Several cross-validations on the same rows in ONE pool of fold workers: `runs` maps a key (e.g.
+    `(model name, protocol)`) to `(model, protocol)` (a list of such pairs: keys 0, 1, ...). Every (run, fold)
+    fit is one job of the same joblib pool (`fold_backend`, `n_jobs` at once, one thread each), so no run waits
+    for the slowest fold of the one before. Returns key → `CVResult`, each equal to what `cross_validate(model,
+    X, y, protocol, groups, n_splits, seed, ...)` gives (same folds, same fits); `elapsed_s` is the wall time from
+    the pool's start to the run's last fold. `return_estimator`: True, False or the keys whose fitted models to keep."""
+    runs = dict(runs.items() if isinstance(runs, Mapping) else enumerate(runs))
+    keep = set(runs) if return_estimator is True else set(return_estimator or ())
+    if keep - set(runs):
+        raise ValueError(f"return_estimator names runs that do not exist: {sorted(map(str, keep - set(runs)))}")
+    y, groups, classes, codes = _cv_inputs(X, y, groups, fit_groups)
+    plan = {key: split_indices(protocol, y, groups if protocol in ("actors", "groups") else None, n_splits, seed)
+            for key, (_, protocol) in runs.items()}
+    jobs = [(key, tr, te) for key, folds in plan.items() for tr, te in folds]
+    t0 = time.perf_counter()
+    n_jobs = min(resolve_jobs(n_jobs), len(jobs))
+    threads = 1        # one BLAS/torch thread per fold, however many run at once: the numbers never depend on --jobs
+    tasks = (delayed(_run_fold)(runs[key][0], X, codes, groups, tr, te, len(classes), fit_groups, key in keep,
+                                threads) for key, tr, te in jobs)
+    outs, done = {key: [] for key in runs}, {}
+    with fold_backend(n_jobs) as n:
+        results = Parallel(n_jobs=n, return_as="generator")(tasks)
+        for (key, _, _), out in zip(jobs, tqdm(results, total=len(jobs), desc=desc or "cross-validation",
+                                                 disable=not progress, leave=False)):
+            outs[key].append(out)
+            done[key] = time.perf_counter() - t0
+    return {key: _cv_result(protocol, plan[key], outs[key], y, codes, classes, groups, seed, key in keep, done[key])
+            for key, (_, protocol) in runs.items()}
+
+
+def cross_validate(model, X, y, protocol: str = "stratified", groups=None, n_splits: int = 5, seed: int = 0,
+                   n_jobs: int | None = None, progress: bool = True, fit_groups: bool = False,
+                   return_estimator: bool = False, desc: str | None = None) -> CVResult:
+    """Cross-validate a classifier under a named protocol and return per-fold and pooled results.
+
+    `protocol`: 'stratified' (StratifiedKFold, shuffled with `seed`), 'actors' (StratifiedGroupKFold by `groups`),
+    'groups' (LeaveOneGroupOut by `groups`; `n_splits` ignored) or 'loo' (LeaveOneOut). The model is cloned per
+    fold and sees training rows only. `n_jobs` folds run at once (`resolve_jobs`: None is `$EMOMOTION_JOBS` or
+    every core), on local workers or a Dask cluster (`fold_backend`), one thread each; `fit_groups` passes the training
+    groups to `model.fit(..., groups=...)` for group-aware inner tuning. The one-run case of `cross_validate_many`."""
+    return cross_validate_many({protocol: (model, protocol)}, X, y, groups, n_splits, seed, n_jobs, progress,
+                               fit_groups, return_estimator, desc or protocol)[protocol]
+
 
 # %% ../nbs/01a_evaluate.ipynb #b871c25f
 def count_correct(model, X, y, protocol: str = "stratified", groups=None, n_splits: int = 5, seed: int = 0) -> int:

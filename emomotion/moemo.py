@@ -162,10 +162,11 @@ def _masked_mean(h, keep):
 
 class CrossBlock(nn.Module):
     "Pre-norm cross-attention block: queries attend to context tokens, then a feed-forward layer; both residual."
-    def __init__(self, d: int, heads: int, dropout: float = 0.1):
+    def __init__(self, d: int, heads: int, dropout: float = 0.1, attention_dropout: float | None = None):
         super().__init__()
         self.nq, self.nkv, self.nff = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
-        self.att = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
+        self.att = nn.MultiheadAttention(d, heads, dropout=dropout if attention_dropout is None else attention_dropout,
+                                         batch_first=True)
         self.ff = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Dropout(dropout), nn.Linear(2 * d, d))
         self.last_attention = None
 
@@ -189,11 +190,13 @@ class MoEmo(nn.Module):
     engineered feature) as keys/values of ONE cross-attention block (`fusion="cross"`), or their masked mean
     concatenated to every query (`"concat"`), or none (`context=()`: pose only); then `n_layers` self-attention
     blocks over the valid tokens, attention pooling and a linear classifier. In training, each clip's activity
-    is replaced by `unknown` with probability `context_dropout`."""
+    is replaced by `unknown` with probability `context_dropout`. `attention_dropout`: dropout of the attention
+    weights (None: `dropout`, as everywhere else; the self-attention's weights, (tokens)² per head and clip, make
+    most of the random numbers drawn in training)."""
     def __init__(self, input_shape, n_classes: int, T: int, n_joints: int = 17, n_body: int = len(BODY_CONTEXT),
                  n_activities: int = 0, joints=None, context=("activity", "body"), fusion: str = "cross",
                  d_model: int = 32, heads: int = 4, n_layers: int = 2, dropout: float = 0.1,
-                 context_dropout: float = 0.3):
+                 context_dropout: float = 0.3, attention_dropout: float | None = None):
         super().__init__()
         context = tuple(context)
         if set(context) - set(CONTEXTS): raise ValueError(f"context must be a subset of {CONTEXTS}, got {context}")
@@ -217,11 +220,13 @@ class MoEmo(nn.Module):
             self.tok_w = nn.Parameter(torch.randn(self.n_features, d) / np.sqrt(d))
             self.tok_b = nn.Parameter(torch.zeros(self.n_features, d))
         if context and fusion == "cross":
-            self.cross = CrossBlock(d, heads, dropout)
+            self.cross = CrossBlock(d, heads, dropout, attention_dropout)
         if context and fusion == "concat":
             self.concat = nn.Linear(2 * d, d)
         self.blocks = nn.ModuleList([nn.TransformerEncoderLayer(d, heads, 2 * d, dropout, batch_first=True,
                                                                 norm_first=True) for _ in range(n_layers)])
+        for b in self.blocks:
+            b.self_attn.dropout = dropout if attention_dropout is None else attention_dropout
         self.norm, self.pool_score = nn.LayerNorm(d), nn.Linear(d, 1)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(d, n_classes))
         self.last_token_weights = None
@@ -263,8 +268,11 @@ class MoEmo(nn.Module):
             else:
                 s = _masked_mean(kv, ~kv_pad)
                 h = self.concat(torch.cat([h, s[:, None].expand(-1, h.shape[1], -1)], -1))
+        # no mask when no token is padding (most batches of long clips): the same numbers in training, and in
+        # evaluation PyTorch's fused attention instead of a masked softmax over every (token, token) pair
+        pad = None if bool(keep.all()) else ~keep
         for b in self.blocks:
-            h = b(h, src_key_padding_mask=~keep)
+            h = b(h, src_key_padding_mask=pad)
         h = self.norm(h)
         score = self.pool_score(h).squeeze(-1).masked_fill(~keep, float("-inf"))
         w = torch.softmax(score, 1)

@@ -209,3 +209,46 @@ def test_cross_attention_weights_only_outside_training(toy):
     assert m.cross.last_attention is None
     m.eval(); m(xb)
     assert m.cross.last_attention.shape == (len(xb), T * 17, 1 + T)
+
+
+def test_attention_dropout_is_its_own_setting_and_defaults_to_dropout(toy):
+    "`attention_dropout` drops only attention weights (cross and self); None leaves the model exactly as before."
+    X, y, act = toy
+    xb = prepared(X)
+    kw = dict(T=T, n_activities=2, d_model=16, heads=2, n_layers=1, dropout=0.2)
+
+    def trained_output(**extra):
+        torch.manual_seed(0)
+        m = MoEmo(xb.shape[1:], 2, **kw, **extra).train()
+        return m, m(xb)
+
+    m, out = trained_output()
+    assert m.cross.att.dropout == m.blocks[0].self_attn.dropout == 0.2
+    torch.testing.assert_close(trained_output(attention_dropout=0.2)[1], out, rtol=0, atol=0)
+    m0, out0 = trained_output(attention_dropout=0.0)
+    assert m0.cross.att.dropout == m0.blocks[0].self_attn.dropout == 0.0
+    assert m0.blocks[0].dropout1.p == 0.2                 # the other dropouts stay
+    assert not torch.allclose(out0, out)
+    est = moemo_classifier(T, "moemo", 2, attention_dropout=0.0, max_epochs=1, val_size=0, monitor="train_loss",
+                           patience=None, **SMALL).fit(X, y)
+    assert est[-1].module_.blocks[0].self_attn.dropout == 0.0
+
+
+def test_self_attention_gets_a_padding_mask_only_when_a_token_is_padding(toy):
+    "Unpadded batches skip the mask (same numbers, fused attention in evaluation); padded ones keep it."
+    X, y, act = toy
+    xb = prepared(X)
+    valid = frames(xb)[..., -1] > 0
+    full, short = np.flatnonzero(valid.all(1).numpy()), np.flatnonzero(~valid.all(1).numpy())
+    assert len(full) and len(short)
+    torch.manual_seed(0)
+    m = MoEmo(xb.shape[1:], 2, T=T, n_activities=2, d_model=16, heads=2, n_layers=1).eval()
+    seen = []
+    m.blocks[0].register_forward_pre_hook(lambda mod, args, kw: seen.append(kw["src_key_padding_mask"]),
+                                          with_kwargs=True)
+    with torch.no_grad():
+        alone = m(xb[full])
+        mixed = m(torch.cat([xb[full], xb[short]]))
+    assert seen[0] is None
+    torch.testing.assert_close(seen[1], ~valid[np.r_[full, short]].repeat_interleave(17, 1))
+    torch.testing.assert_close(mixed[:len(full)], alone, rtol=0, atol=1e-5)   # the same clips, masked or not
