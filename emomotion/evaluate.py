@@ -600,7 +600,7 @@ FAMILIES = {
     "lstm": "recurrent network over frame sequences (04_lstm)",
     "stgcn": "graph convolution over the skeleton, alone or fused with the clip features (05_stgcn)",
     "emokine": "any model of the small-data protocol comparison (06_emokine_loocv)",
-    "transformer": "attention over body-part tokens and time, on the skeleton alone (05b_skeleton_models)",
+    "transformer": "attention over body-part tokens and time, on the skeleton alone or fused with the clip features (05b_skeleton_models)",
     "moemo": "movement vectors × context cross-attention, after MoEmo (05a_moemo)",
     "ablation": "one part of a model evaluated alone, e.g. the features-only stream of 05_stgcn",
 }
