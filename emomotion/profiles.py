@@ -84,7 +84,7 @@ PROFILES = {
                                    "grouped": ("stgcn++", "part-transformer")},
                              ablations=dict(runs={"stratified": ("stgcn++ late",), "grouped": ("stgcn++ late",)},
                                             max_clips=600),
-                             fusion=dict(runs={"stratified": ("gated",), "grouped": ("features", "concat", "gated")},
+                             fusion=dict(runs={"stratified": ("features", "gated"), "grouped": ("features", "concat", "gated")},
                                          feat_dim=32),
                              stgcn=dict(channels=(16, 16, 32, 32), strides=(1, 1, 2, 2)),
                              transformer=dict(d_model=32, n_heads=4, n_layers=1, dim_ff=64)),
