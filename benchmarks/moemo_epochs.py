@@ -10,14 +10,11 @@ A benchmark, not a test: numbers depend on the machine."""
 import argparse
 import time
 
-import numpy as np
 import torch
 
-from emomotion.datasets import load_dataset
-from emomotion.evaluate import split_indices
-from emomotion.features import feature_table
-from emomotion.moemo import activity_codes, moemo_classifier, moemo_inputs
-from emomotion.profiles import profile_settings
+from emomotion.moemo import moemo_classifier
+
+from _moemo_fold import moemo_full_set
 
 
 def main(argv=None):
@@ -26,15 +23,8 @@ def main(argv=None):
     ap.add_argument("--variants", nargs="+", default=["moemo", "moemo_features"])
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
-    P = profile_settings("full", "moemo")
-    clips = load_dataset("synthetic", profile="full", progress=False)
-    Xf, meta = feature_table(clips, progress=False)
-    codes, vocab = activity_codes(meta)
-    T = int(round(P["max_seconds"] * P["rate"]))
-    X = moemo_inputs(clips.all_positions(), meta["fps"].to_numpy(float), codes, Xf.to_numpy(np.float32), P["rate"],
-                     P["max_seconds"], names=meta["path"])
-    y, g = meta["label"].to_numpy(), meta[clips.group_col].to_numpy()
-    tr, te = split_indices("actors", y, g, P.get("n_splits", 5), 0)[0]
+    d = moemo_full_set()
+    P, T, vocab, X, y, g, tr, te = d.P, d.T, d.vocab, d.X, d.y, d.g, d.tr, d.te
     for v in a.variants:
         base = None
         for me in a.epochs:

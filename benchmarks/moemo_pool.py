@@ -19,11 +19,10 @@ import time
 import numpy as np
 import torch
 
-from emomotion.datasets import load_dataset
-from emomotion.evaluate import split_indices
-from emomotion.features import feature_table
-from emomotion.moemo import activity_codes, moemo_classifier, moemo_inputs
+from emomotion.moemo import moemo_classifier
 from emomotion.profiles import profile_settings
+
+from _moemo_fold import moemo_full_set
 
 BUDGET_S, CORES = 15 * 60, 2
 
@@ -46,15 +45,9 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.process_time()
-    clips = load_dataset("synthetic", profile="full", progress=False)
-    Xf, meta = feature_table(clips, progress=False)
-    codes, vocab = activity_codes(meta)
-    T = int(round(P["max_seconds"] * P["rate"]))
-    X = moemo_inputs(clips.all_positions(), meta["fps"].to_numpy(float), codes, Xf.to_numpy(np.float32), P["rate"],
-                     P["max_seconds"], names=meta["path"])
+    d = moemo_full_set()
     data_s = time.process_time() - t0
-    y, g = meta["label"].to_numpy(), meta[clips.group_col].to_numpy()
-    tr, te = split_indices("actors", y, g, P["n_splits"], 0)[0]
+    T, vocab, X, y, g, tr, te = d.T, d.vocab, d.X, d.y, d.g, d.tr, d.te
     model = P["model"] | dict(a.set)
     print(f"{len(y)} clips, rows {X.shape}; data steps {data_s:.0f} CPU-s; settings {model}", flush=True)
     moemo_classifier(T, "moemo", len(vocab), seed=0, **(model | dict(max_epochs=1))).fit(X[tr[:200]], y[tr[:200]])
