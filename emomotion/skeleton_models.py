@@ -270,6 +270,7 @@ def skeleton_classifier(model: str = "stgcn++", *, window: int = 64, n_crops: in
     module, fixed = SKELETON_MODELS[model]
     augment = SkeletonAugment() if augment is True else (augment or None)
     if fusion is not None:
+        if fusion not in FEATURE_FUSIONS: raise ValueError(f"fusion must be one of {FEATURE_FUSIONS}, got {fusion!r}")
         if seq_shape is None: raise ValueError("fusion needs seq_shape, the (L, V·3 + 1) of the packed sequences")
         module, fixed = FusedSkeletonModel, dict(fusion=fusion, skeleton=model, seq_shape=tuple(seq_shape))
         augment = PackedSequenceAugment(seq_shape, augment) if augment is not None else None

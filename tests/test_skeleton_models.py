@@ -283,3 +283,5 @@ def test_fused_part_transformer_learns_from_the_features_when_the_skeleton_carri
     import pytest
     with pytest.raises(ValueError, match="seq_shape"):
         skeleton_classifier("part-transformer", fusion="gated")
+    with pytest.raises(ValueError, match="fusion must be one of"):      # at construction, not at the first fit
+        skeleton_classifier("part-transformer", fusion="cross", seq_shape=(L, 52))
