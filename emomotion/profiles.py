@@ -54,7 +54,7 @@ PROFILES = {
         affect=dict(lexicon="NRC-VAD", n_jobs=1,
                     head=dict(hidden=(64,), alphas=(1.0, 10.0, 100.0), max_iter=500),
                     probe=dict(alphas=(1.0, 10.0, 100.0, 1000.0))),
-        explanations=dict(n_repeats=3, animation_frames=20, n_jobs=1, lstm={}, part_transformer={})),
+        explanations=dict(n_repeats=3, animation_frames=20, n_jobs=1)),
     "full": dict(
         n_splits=5, inner_splits=3, small_data=True,
         generator=dict(n_actors=22, takes=None, seconds=(2.3, 21.8), median_seconds=7.1),
@@ -97,10 +97,7 @@ PROFILES = {
         affect=dict(lexicon="NRC-VAD", n_jobs=min(2, os.cpu_count() or 1),
                     head=dict(hidden=(64,), alphas=(0.1, 1.0, 10.0, 100.0), max_iter=1000),
                     probe=dict(alphas=(0.1, 1.0, 10.0, 100.0, 1000.0))),
-        explanations=dict(n_repeats=10, animation_frames=60, n_jobs=min(2, os.cpu_count() or 1),
-                          lstm=dict(max_epochs=15, patience=5),
-                          part_transformer=dict(rate=15.0, max_seconds=8.0, window=48, n_crops=3, max_epochs=12,
-                                                patience=4, transformer=dict(d_model=32, n_layers=1, dim_ff=64)))),
+        explanations=dict(n_repeats=10, animation_frames=60, n_jobs=min(2, os.cpu_count() or 1))),
 }
 """The settings of each profile: the shared keys (`SHARED`), then one section per chapter (`SECTIONS`).
 
@@ -142,9 +139,9 @@ PROFILES = {
 - `affect`: the valence/arousal/dominance lexicon of the targets, folds run in parallel, the regression
   `head` (`affect.make_vad_head`: hidden layers, the L2 penalties searched in the inner folds, iterations), the
   linear `probe` on the MotionLSTM's clip vectors (`affect.make_vad_probe`: the ridge penalties searched).
-- `explanations`: permutation repeats, frames of the attention animation, workers, and this chapter's budgets for
-  the MotionLSTM (`lstm`, over `lstm.model`) and the part transformer (`part_transformer`, over `skeleton_models`):
-  smaller than their own chapters' in the full profile, since the chapter needs their attention, not their best accuracy."""
+- `explanations`: permutation repeats, frames of the attention animation, workers. The models it explains are the
+  chapters' own (the forest of `baselines`, `lstm`, the part transformer of `skeleton_models`), with their settings,
+  so their fold fits come from the fit cache when 02, 04 and 05b ran before (`evaluate.cross_validate(cache=True)`)."""
 
 PROFILE_NAMES = tuple(PROFILES)
 SHARED = ("n_splits", "inner_splits", "small_data")

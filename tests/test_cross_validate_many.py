@@ -63,3 +63,27 @@ def test_bad_runs_say_what_is_wrong(toy):
         cross_validate_many(runs, X, y, actors, return_estimator={"svm"}, progress=False)
     with pytest.raises(ValueError, match="y has"):
         cross_validate_many(runs, X, y[:-1], actors, progress=False)
+
+
+class _SeesGroups(LogisticRegression):
+    "A classifier that remembers whether `fit` was given groups (and predicts the same either way)."
+    def fit(self, X, y, groups=None):
+        self.saw_groups_ = groups is not None
+        return super().fit(X, y)
+
+
+def test_fit_groups_per_run_reaches_only_the_runs_it_names(toy):
+    X, y, actors = toy
+    runs = {"strat": (_SeesGroups(max_iter=300), "stratified"), "grouped": (_SeesGroups(max_iter=300), "actors")}
+    many = cross_validate_many(runs, X, y, actors, n_splits=3, n_jobs=2, progress=False,
+                               fit_groups={"grouped"}, return_estimator=True)
+    assert [e.saw_groups_ for e in many["strat"].estimators] == [False] * 3
+    assert [e.saw_groups_ for e in many["grouped"].estimators] == [True] * 3
+    for key, fg in (("strat", False), ("grouped", True)):     # each equal to its own cross_validate
+        one = cross_validate(runs[key][0], X, y, runs[key][1], actors, n_splits=3, n_jobs=1, progress=False,
+                             fit_groups=fg)
+        pd.testing.assert_frame_equal(many[key].predictions(), one.predictions())
+    with pytest.raises(ValueError, match="fit_groups names runs that do not exist"):
+        cross_validate_many(runs, X, y, actors, n_splits=3, progress=False, fit_groups={"other"})
+    with pytest.raises(ValueError, match="needs `groups`"):
+        cross_validate_many(runs, X, y, None, n_splits=3, progress=False, fit_groups={"strat"})
