@@ -23,8 +23,8 @@ from .published import PUBLISHED, published_beside
 __all__ = ['RESULT_KEY', 'MODEL_NAMES', 'PUBLISHED_COLUMN', 'MAX_ROWS', 'MAX_COLS', 'COST_COLUMNS', 'COST_CAPTION',
            'FIGURE_SUFFIXES', 'RESULTS_DIR', 'read_results', 'display_name', 'model_family', 'headline_table',
            'headline_figure', 'caption_parts', 'caption_for', 'display_table', 'render_markdown', 'render_html',
-           'cost_table', 'report_blocks', 'write_report', 'results_name', 'publish_results', 'readme_block',
-           'render_readme', 'update_readme', 'main']
+           'cost_table', 'report_blocks', 'write_report', 'results_name', 'whole_study', 'publish_results',
+           'readme_block', 'render_readme', 'update_readme', 'main']
 
 # %% ../nbs/07b_report.ipynb #419143b8
 RESULT_KEY = ["dataset", "model", "protocol"]
@@ -382,6 +382,13 @@ def cost_table(prov: dict, out=None) -> pd.DataFrame:
         peaks = [p for p in [loaded.get("workers_peak_rss_mib"), *(n.get("peak_rss_mib") for n in ran)] if p]
         rows.append(["whole run", _fmt_s(prov["wall_s"]), _whole(sum(cpu)) if cpu and None not in cpu else "",
                      _whole(max(peaks)) if peaks else "", ""])
+    carried = [n for n in nbs if n.get("carried_from")]
+    if carried:                  # runs into one folder: the notebooks of all of them together (their data loads not counted)
+        done = [n for n in nbs if n.get("wall_s") is not None]
+        cpu, peaks = [n.get("cpu_s") for n in done], [n["peak_rss_mib"] for n in done if n.get("peak_rss_mib")]
+        rows.append([f"all {len(done)} notebooks, this run and {len(carried)} carried (sum; data loads not counted)",
+                     _fmt_s(sum(n["wall_s"] for n in done)), _whole(sum(cpu)) if cpu and None not in cpu else "",
+                     _whole(max(peaks)) if peaks else "", ""])
     return pd.DataFrame(rows, columns=COST_COLUMNS)
 
 # %% ../nbs/07b_report.ipynb #74f1f3ed
@@ -637,17 +644,29 @@ _OPEN = re.compile(r"<!-- results:(?P<name>[A-Za-z0-9._+-]+) -->")
 _CLOSE = "<!-- /results -->"
 
 
-def results_name(params: dict) -> str:
-    "The folder name of a published run: `<dataset>-<profile>`, then `-only-<notebooks>` for a run of some notebooks."
+def results_name(params: dict, whole: bool = False) -> str:
+    """The folder name of a published run: `<dataset>-<profile>`, then `-only-<notebooks>` for a run of some notebooks
+    — unless the folder holds the `whole` study (`whole_study`: its last run did some notebooks, the others were carried
+    from earlier runs of the same study into the same folder)."""
     name = f"{params.get('dataset')}-{params.get('profile')}"
-    only = params.get("only")
+    only = None if whole else params.get("only")
     return name + (f"-only-{'+'.join(n.split('_')[0] for n in only)}" if only else "")
 
 
-def publish_results(out, results_dir=RESULTS_DIR) -> Path:
+def whole_study(prov: dict, nbs_dir) -> bool:
+    """Does the study folder of `prov` hold every notebook of the study in `nbs_dir`, each run to the end (in this run,
+    or carried from an earlier run of the same study, same data, profile and seed, into the same folder)?"""
+    from emomotion.study import find_notebooks
+    ok = {n["name"] for n in prov.get("notebooks", []) if n.get("status") == "ok"}
+    wanted = {p.stem for p in find_notebooks(Path(nbs_dir))}
+    return bool(wanted) and wanted <= ok
+
+
+def publish_results(out, results_dir=RESULTS_DIR, nbs_dir=None) -> Path:
     """Copy the small text record of the finished study in `out` — `tables/results.csv` and `provenance.json` — to
     `results_dir/<results_name>/` (same layout; a run of some notebooks gets its own folder), filling each notebook's `top_stages` from its executed copy
-    where the run did not record them. Returns that folder; `ValueError` naming the file when `out` cannot be published."""
+    where the run did not record them, and `whole_study` (every notebook of `nbs_dir`, default: the run's own, ran to
+    the end in this folder). Returns that folder; `ValueError` naming the file when `out` cannot be published."""
     out = Path(out)
     prov = load_provenance(out)
     if prov is None:
@@ -661,7 +680,9 @@ def publish_results(out, results_dir=RESULTS_DIR) -> Path:
         if "top_stages" not in n and n.get("executed") and (out / n["executed"]).is_file():
             n["top_stages"] = top_stages(out / n["executed"])
     params = prov.get("parameters") or {}
-    dest = Path(results_dir) / results_name(params)
+    nbs_dir = nbs_dir or params.get("nbs_dir")
+    prov["whole_study"] = bool(nbs_dir) and Path(nbs_dir).is_dir() and whole_study(prov, nbs_dir)
+    dest = Path(results_dir) / results_name(params, prov["whole_study"])
     (dest / "tables").mkdir(parents=True, exist_ok=True)
     (dest / "tables" / "results.csv").write_bytes(src.read_bytes())
     (dest / "provenance.json").write_text(json.dumps(prov, indent=2, default=str) + "\n")

@@ -34,7 +34,7 @@ def test_every_published_run_can_be_traced(folder):
     assert re.fullmatch(r"[0-9a-f]{40}", prov["git"]["commit"]), "the commit the study ran on"
     assert prov["command"].startswith("emomotion study ")
     params = prov["parameters"]
-    assert folder.name == results_name(params)
+    assert folder.name == results_name(params, prov.get("whole_study", False))
     results = read_results(folder)
     assert len(results) and set(results.dataset) == {params["dataset"]}
     ran = {(r["dataset"], r["model"], r["protocol"]) for n in prov["notebooks"] for r in n.get("results", [])}
