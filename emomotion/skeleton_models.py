@@ -206,10 +206,12 @@ class PartTransformer(WindowedSkeletonModel):
     """Body-part transformer: per frame, one token per part of `parts` (name → joint names of the graph; default
     `BODY_PARTS`) from its joints' streams; a temporal convolution per part (`t_kernel`, stride `t_stride`);
     `n_layers` transformer layers over all (part, time) tokens; attention pooling (`last_attention`) → logits.
+    `attention_dropout`: dropout of the self-attention weights (None: `dropout`, as everywhere else; 0 saves the
+    (tokens)² random draws per head and window, and lets torch use its fused attention).
     `window`, `n_crops`, `rate`, `streams`, `graph`: see `WindowedSkeletonModel`."""
     def __init__(self, input_shape, n_classes: int, parts: dict | None = None, d_model: int = 64, n_heads: int = 4,
                  n_layers: int = 2, dim_ff: int = 128, t_kernel: int = 5, t_stride: int = 2, dropout: float = 0.1,
-                 **windowed):
+                 attention_dropout: float | None = None, **windowed):
         super().__init__(input_shape, n_classes, **windowed)
         parts = dict(parts if parts is not None else BODY_PARTS)
         self.part_names = list(parts)
@@ -226,6 +228,8 @@ class PartTransformer(WindowedSkeletonModel):
         self.pos_part = nn.Parameter(torch.randn(1, P, 1, d) * 0.02)
         layer = nn.TransformerEncoderLayer(d, n_heads, dim_ff, dropout, batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+        for lyr in self.encoder.layers:
+            lyr.self_attn.dropout = dropout if attention_dropout is None else float(attention_dropout)
         self.norm, self.score = nn.LayerNorm(d), nn.Linear(d, 1)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(d, n_classes))
         self.out_dim, self.last_attention = d, None
