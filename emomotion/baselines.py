@@ -44,7 +44,8 @@ def base_pipeline(name: str, profile: str = "full", seed: int = 0) -> Pipeline:
         return Pipeline([impute, ("scale", StandardScaler()), ("model", SVC(kernel="rbf", random_state=seed))])
     if name == "Gradient Boosting":
         return Pipeline([impute, ("model", HistGradientBoostingClassifier(
-            learning_rate=0.1, max_iter=100, max_leaf_nodes=15, early_stopping=False, random_state=seed))])
+            learning_rate=0.1, max_iter=100, max_leaf_nodes=15, max_bins=p["gb_bins"], early_stopping=False,
+            random_state=seed))])
     raise ValueError(f"unknown baseline {name!r}; choose one of {BASELINES}")
 
 

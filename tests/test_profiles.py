@@ -57,6 +57,7 @@ def test_the_modules_read_the_profiles():
             assert baselines.param_grid(model, name) == b["grids"][model]
             assert baselines.make_baseline(model, name).cv.n_splits == b["inner_splits"]
         assert baselines.base_pipeline("Random Forest", name)[-1].n_estimators == b["rf_trees"]
+        assert baselines.base_pipeline("Gradient Boosting", name)[-1].max_bins == b["gb_bins"]
         assert set().union(*profile_settings(name, "stgcn")["runs"].values()) <= set(stgcn.FUSIONS)
     assert profiles._FUSIONS == stgcn.FUSIONS
 
