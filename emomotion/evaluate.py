@@ -7,9 +7,10 @@ __all__ = ['PROTOCOLS', 'PROTOCOL_NAMES', 'PROTOCOL_TEXT', 'ADAPTATION_PROTOCOLS
            'RESULTS_COLUMNS', 'SKIPPED_CSV_COLUMNS', 'stratified_splitter', 'quiet_splits', 'protocols_for',
            'make_splitter', 'split_indices', 'make_toy_study', 'Chance', 'chance_level', 'binomial_test_vs_chance',
            'accuracy_ci', 'chance_test', 'CVResult', 'resolve_jobs', 'dask_client', 'fold_backend', 'limit_threads',
-           'cross_validate_many', 'cross_validate', 'fit_cache_dir', 'fit_cache_enabled', 'count_correct',
-           'permutation_test', 'plot_confusion', 'confusion_figure', 'plot_per_class_f1', 'save_figure', 'summary_row',
-           'append_results', 'write_tables', 'record_skipped', 'ResourceMeter']
+           'cross_validate_many', 'cross_validate', 'fit_cache_dir', 'fit_cache_enabled', 'fit_cache_entries',
+           'prune_fit_cache', 'count_correct', 'permutation_test', 'plot_confusion', 'confusion_figure',
+           'plot_per_class_f1', 'save_figure', 'summary_row', 'append_results', 'write_tables', 'record_skipped',
+           'ResourceMeter']
 
 # %% ../nbs/01a_evaluate.ipynb #576589b1
 import time
@@ -842,6 +843,52 @@ def _store_fit(folder: Path, info: dict, est, pred, proba, fit_time, best, keep:
         return False
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+# %% ../nbs/01a_evaluate.ipynb #cf68c002
+_LEFTOVER_AGE_S = 3600      # a temporary folder this old is what an interrupted write left, not a write in progress
+
+
+def fit_cache_entries(cache_dir=None) -> pd.DataFrame:
+    """Every folder of the fit cache (`fit_cache_dir`): `key`, `mib` (its size), `written` (UTC), `current` (this
+    installation can read it back) and `why` not: "other emomotion code", "other library versions", "other cache
+    format", "broken: ..." (no readable `entry.json`), "interrupted write" (a temporary folder older than an hour);
+    a younger temporary folder (a write in progress) is listed as current."""
+    root, rows = fit_cache_dir(cache_dir), []
+    now = time.time()
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if not folder.is_dir():
+            continue
+        files = [f for f in folder.rglob("*") if f.is_file()]
+        mtime = folder.stat().st_mtime
+        why = None
+        if folder.name.startswith("."):
+            why = "interrupted write" if now - mtime > _LEFTOVER_AGE_S else None
+        else:
+            try:
+                meta = json.loads((folder / "entry.json").read_text(encoding="utf-8"))
+                inputs = meta["inputs"]
+                if meta.get("format") != FIT_CACHE_FORMAT:
+                    why = "other cache format"
+                elif inputs.get("emomotion_code") != _package_fingerprint():
+                    why = "other emomotion code"
+                elif inputs.get("versions") != _versions():
+                    why = "other library versions"
+            except Exception as e:
+                why = f"broken: {type(e).__name__}: {e}".replace("\n", " ")
+        rows.append(dict(key=folder.name, mib=sum(f.stat().st_size for f in files) / 2**20,
+                         written=pd.Timestamp(mtime, unit="s", tz="UTC").floor("s"), current=why is None, why=why or ""))
+    return pd.DataFrame(rows, columns=["key", "mib", "written", "current", "why"]).astype({"mib": float, "current": bool})
+
+
+def prune_fit_cache(cache_dir=None, dry_run: bool = False) -> pd.DataFrame:
+    """Delete the fit cache folders this installation can never read back (`fit_cache_entries` with `current`
+    False); the others stay. Returns the rows of the folders removed (with `dry_run`: that would be)."""
+    entries = fit_cache_entries(cache_dir)
+    gone = entries.loc[~entries.current].reset_index(drop=True)
+    if not dry_run:
+        for key in gone.key:
+            shutil.rmtree(fit_cache_dir(cache_dir) / key, ignore_errors=True)
+    return gone
 
 # %% ../nbs/01a_evaluate.ipynb #b871c25f
 def count_correct(model, X, y, protocol: str = "stratified", groups=None, n_splits: int = 5, seed: int = 0) -> int:

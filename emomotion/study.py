@@ -784,7 +784,34 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--report-only", action="store_true", help="rebuild REPORT.md and report.html from --out; run nothing")
     from emomotion.predict import register_cli   # `emomotion train` and `emomotion predict` (nbs/08_predict.ipynb)
     register_cli(sub)
+    c = sub.add_parser("cache", help="the fit cache: its size, and the entries this installation can no longer read",
+                       description="Show the fit cache (fold fits kept for reuse: evaluate.fit_cache_dir): its entries "
+                                   "and size, and those this installation can never read back (other emomotion code, "
+                                   "other library versions, another cache format, broken, interrupted writes); "
+                                   "--prune deletes those.")
+    c.add_argument("--cache", metavar="DIR", default=None,
+                   help="cache folder (default: $EMOMOTION_CACHE or ~/.cache/emomotion)")
+    c.add_argument("--prune", action="store_true", help="delete the entries this installation can never read back")
     return p
+
+
+def _cache_command(args) -> int:
+    "`emomotion cache [--prune]`: the fit cache's size, what of it cannot be read any more and why; `--prune` deletes that."
+    from emomotion.evaluate import fit_cache_dir, fit_cache_entries, prune_fit_cache
+    if args.cache is not None:
+        check_cache_dir(args.cache)
+    e = fit_cache_entries(args.cache)
+    old = e.loc[~e.current]
+    print(f"fit cache {fit_cache_dir(args.cache)}: {len(e)} entries, {e.mib.sum():.1f} MiB; {len(old)} of them "
+          f"({old.mib.sum():.1f} MiB) this installation can never read back")
+    for why, g in old.groupby(old.why.str.split(":").str[0]):
+        print(f"  {why}: {len(g)} ({g.mib.sum():.1f} MiB)")
+    if args.prune:
+        gone = prune_fit_cache(args.cache)
+        print(f"removed {len(gone)} ({gone.mib.sum():.1f} MiB)")
+    elif len(old):
+        print("emomotion cache --prune deletes them")
+    return 0
 
 
 def _fail(parser, status: int, error: BaseException):
@@ -793,13 +820,13 @@ def _fail(parser, status: int, error: BaseException):
 
 
 def main(argv=None) -> int:
-    """The `emomotion` console command (`emomotion study|train|predict ...`). An error ends it with `emomotion: error: ...`
+    """The `emomotion` console command (`emomotion study|train|predict|cache ...`). An error ends it with `emomotion: error: ...`
     (no traceback) and exit status 2 for an argument (a folder, the seed, `--only`, a bundle), 1 for the data or a notebook."""
     parser = _parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    if args.command not in ("study", "train", "predict"):
+    if args.command not in ("study", "train", "predict", "cache"):
         parser.print_usage(sys.stderr)
-        _fail(parser, 2, UsageError("a command is required: emomotion study|train|predict [options] "
+        _fail(parser, 2, UsageError("a command is required: emomotion study|train|predict|cache [options] "
                                     "(emomotion study --help)"))
     from emomotion.bundle import BundleError, SkeletonError
     try:
@@ -812,6 +839,8 @@ def main(argv=None) -> int:
             return args.func(args)
         if args.command == "predict":
             return args.func(args)
+        if args.command == "cache":
+            return _cache_command(args)
         if args.report_only:
             out = Path(args.out).expanduser().resolve()
             if not (out / "provenance.json").is_file():
