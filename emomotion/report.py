@@ -24,7 +24,7 @@ __all__ = ['RESULT_KEY', 'MODEL_NAMES', 'PUBLISHED_COLUMN', 'MAX_ROWS', 'MAX_COL
            'FIGURE_SUFFIXES', 'RESULTS_DIR', 'read_results', 'display_name', 'model_family', 'headline_table',
            'headline_figure', 'caption_parts', 'caption_for', 'display_table', 'render_markdown', 'render_html',
            'cost_table', 'report_blocks', 'write_report', 'results_name', 'whole_study', 'publish_results',
-           'readme_block', 'render_readme', 'update_readme', 'main']
+           'readme_block', 'render_readme', 'update_readme', 'compare_results', 'main']
 
 # %% ../nbs/07b_report.ipynb #419143b8
 RESULT_KEY = ["dataset", "model", "protocol"]
@@ -747,10 +747,42 @@ def update_readme(readme="README.md", results_dir=None, check: bool = False) -> 
         readme.write_text(new)
     return changed
 
+# %% ../nbs/07b_report.ipynb #41712aa6
+_ROW_KEY = ["dataset", "model", "protocol"]
+
+
+def _results_csv(where) -> pd.DataFrame:
+    "`results.csv` itself, or the one of a study folder or of a `results/` folder (`tables/results.csv`)."
+    p = Path(where)
+    if p.is_dir():
+        p = p / "tables" / "results.csv"
+    if not p.is_file():
+        raise ValueError(f"{where}: no results.csv there (give a results.csv, a study folder or a results/ folder)")
+    return pd.read_csv(p)
+
+
+def compare_results(before, after) -> pd.DataFrame:
+    """The rows of two runs' `results.csv` (each a path: the file, a study folder or a `results/` folder; or a
+    DataFrame) that differ in accuracy, or exist in one run only: `accuracy_before`, `accuracy_after`, `diff`,
+    `fold_sd` (the larger of the two accuracy sds), `beyond_sd` (|diff| above it, or any change without an sd) and
+    `present` ("both", "before only", "after only"). Identical rows are left out."""
+    a, b = [x if isinstance(x, pd.DataFrame) else _results_csv(x) for x in (before, after)]
+    m = a[_ROW_KEY + ["accuracy", "accuracy_std"]].merge(b[_ROW_KEY + ["accuracy", "accuracy_std"]], on=_ROW_KEY,
+                                                       how="outer", suffixes=("_before", "_after"), indicator=True)
+    m["diff"] = m.accuracy_after - m.accuracy_before
+    m["fold_sd"] = m[["accuracy_std_before", "accuracy_std_after"]].max(axis=1)
+    moved = m["diff"].abs() > 1e-12
+    m["beyond_sd"] = moved & ~(m["diff"].abs() <= m["fold_sd"])
+    m["present"] = m.pop("_merge").map({"both": "both", "left_only": "before only", "right_only": "after only"}).astype(str)
+    keep = moved | (m.present != "both")
+    return m.loc[keep, _ROW_KEY + ["accuracy_before", "accuracy_after", "diff", "fold_sd", "beyond_sd", "present"]] \
+            .reset_index(drop=True)
+
 # %% ../nbs/07b_report.ipynb #9e4a1b37
 def main(argv=None) -> int:
     """`python -m emomotion.report readme [--check]` rewrites (checks) README's results blocks from `results/`;
-    `python -m emomotion.report publish STUDY_FOLDER` publishes a finished study there first. Errors: one line, exit 2."""
+    `python -m emomotion.report publish STUDY_FOLDER` publishes a finished study there first; `python -m emomotion.report
+    compare BEFORE AFTER` prints the rows of two runs that differ (`compare_results`). Errors: one line, exit 2."""
     import argparse
     ap = argparse.ArgumentParser(prog="python -m emomotion.report", description="README's results tables, made from results/.")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -761,7 +793,21 @@ def main(argv=None) -> int:
     for s in (r, p):
         s.add_argument("--readme", default="README.md", help="the README to rewrite (default: README.md here)")
         s.add_argument("--results", default=None, help="the published results (default: results/ beside the README)")
+    c = sub.add_parser("compare", help="the rows of two runs' results.csv that differ, with their fold sd; exit 1 when one moved past it")
+    c.add_argument("before", metavar="BEFORE", help="a results.csv, a study folder or a results/ folder")
+    c.add_argument("after", metavar="AFTER", help="the same, for the run to compare")
     a = ap.parse_args(argv)
+    if a.command == "compare":
+        try:
+            diff = compare_results(a.before, a.after)
+        except (OSError, ValueError) as e:
+            ap.exit(2, f"emomotion: error: {e}\n")
+        n = len(pd.concat([_results_csv(a.before)[_ROW_KEY], _results_csv(a.after)[_ROW_KEY]]).drop_duplicates())
+        if len(diff):
+            print(diff.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        print(f"{n} rows: {int((diff.present == 'both').sum())} moved, {int((diff.present != 'both').sum())} in one run "
+              f"only, {int(diff.beyond_sd.sum())} moved past their fold sd")
+        return 1 if diff.beyond_sd.any() else 0
     results = Path(a.results) if a.results else Path(a.readme).parent / RESULTS_DIR
     check = a.command == "readme" and a.check
     try:
