@@ -10,6 +10,7 @@ Run: .venv/bin/python benchmarks/gb_bins.py [--bins 255 63 31]
 A benchmark, not a test: numbers depend on the machine."""
 import argparse
 import os
+import statistics
 import time
 
 os.environ["OMP_NUM_THREADS"] = "1"
@@ -41,10 +42,9 @@ def main(argv=None):
             m.fit(X[tr], y[tr])
             cpu.append(time.process_time() - t0)
             acc.append((m.predict(X[te]) == y[te]).mean())
-        s = sum(cpu) / len(cpu)
+        s = statistics.mean(cpu)
         base = base or s
-        mean = sum(acc) / len(acc)
-        sd = (sum((x - mean) ** 2 for x in acc) / (len(acc) - 1)) ** 0.5
+        mean, sd = statistics.mean(acc), statistics.stdev(acc)
         print(f"max_bins {bins:3d}: {s:5.1f} CPU-s per fit ({s / base:.2f}× max_bins {a.bins[0]}), "
               f"accuracy {mean:.3f} ± {sd:.3f}", flush=True)
 

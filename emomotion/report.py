@@ -31,8 +31,9 @@ RESULT_KEY = ["dataset", "model", "protocol"]
 
 
 def read_results(out) -> pd.DataFrame:
-    "`{out}/tables/results.csv` as a DataFrame (empty, with the key columns, when there is none yet)."
-    p = Path(out) / "tables" / "results.csv"
+    """`{out}/tables/results.csv` (or `out` itself when it is a file) as a DataFrame (empty, with the key columns,
+    when there is none yet)."""
+    p = Path(out) if Path(out).is_file() else Path(out) / "tables" / "results.csv"
     if not p.is_file() or not p.stat().st_size:
         return pd.DataFrame(columns=RESULT_KEY)
     return pd.read_csv(p, keep_default_na=False, na_values=[""])
@@ -748,17 +749,16 @@ def update_readme(readme="README.md", results_dir=None, check: bool = False) -> 
     return changed
 
 # %% ../nbs/07b_report.ipynb #41712aa6
-_ROW_KEY = ["dataset", "model", "protocol"]
-
-
 def _results_csv(where) -> pd.DataFrame:
-    "`results.csv` itself, or the one of a study folder or of a `results/` folder (`tables/results.csv`)."
+    "`read_results` of `where` (a `results.csv`, a study folder or a `results/` folder), which must hold one."
     p = Path(where)
-    if p.is_dir():
-        p = p / "tables" / "results.csv"
-    if not p.is_file():
+    if not (p.is_file() or (p / "tables" / "results.csv").is_file()):
         raise ValueError(f"{where}: no results.csv there (give a results.csv, a study folder or a results/ folder)")
-    return pd.read_csv(p)
+    t = read_results(p)
+    missing = [k for k in RESULT_KEY + ["accuracy", "accuracy_std"] if k not in t.columns]
+    if missing:
+        raise ValueError(f"{where}: results.csv has no column {', '.join(missing)}")
+    return t
 
 
 def compare_results(before, after) -> pd.DataFrame:
@@ -767,7 +767,7 @@ def compare_results(before, after) -> pd.DataFrame:
     `fold_sd` (the larger of the two accuracy sds), `beyond_sd` (|diff| above it, or any change without an sd) and
     `present` ("both", "before only", "after only"). Identical rows are left out."""
     a, b = [x if isinstance(x, pd.DataFrame) else _results_csv(x) for x in (before, after)]
-    m = a[_ROW_KEY + ["accuracy", "accuracy_std"]].merge(b[_ROW_KEY + ["accuracy", "accuracy_std"]], on=_ROW_KEY,
+    m = a[RESULT_KEY + ["accuracy", "accuracy_std"]].merge(b[RESULT_KEY + ["accuracy", "accuracy_std"]], on=RESULT_KEY,
                                                        how="outer", suffixes=("_before", "_after"), indicator=True)
     m["diff"] = m.accuracy_after - m.accuracy_before
     m["fold_sd"] = m[["accuracy_std_before", "accuracy_std_after"]].max(axis=1)
@@ -775,7 +775,7 @@ def compare_results(before, after) -> pd.DataFrame:
     m["beyond_sd"] = moved & ~(m["diff"].abs() <= m["fold_sd"])
     m["present"] = m.pop("_merge").map({"both": "both", "left_only": "before only", "right_only": "after only"}).astype(str)
     keep = moved | (m.present != "both")
-    return m.loc[keep, _ROW_KEY + ["accuracy_before", "accuracy_after", "diff", "fold_sd", "beyond_sd", "present"]] \
+    return m.loc[keep, RESULT_KEY + ["accuracy_before", "accuracy_after", "diff", "fold_sd", "beyond_sd", "present"]] \
             .reset_index(drop=True)
 
 # %% ../nbs/07b_report.ipynb #9e4a1b37
@@ -799,10 +799,11 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.command == "compare":
         try:
-            diff = compare_results(a.before, a.after)
+            before, after = _results_csv(a.before), _results_csv(a.after)
         except (OSError, ValueError) as e:
             ap.exit(2, f"emomotion: error: {e}\n")
-        n = len(pd.concat([_results_csv(a.before)[_ROW_KEY], _results_csv(a.after)[_ROW_KEY]]).drop_duplicates())
+        diff = compare_results(before, after)
+        n = len(pd.concat([before[RESULT_KEY], after[RESULT_KEY]]).drop_duplicates())
         if len(diff):
             print(diff.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
         print(f"{n} rows: {int((diff.present == 'both').sum())} moved, {int((diff.present != 'both').sum())} in one run "
