@@ -1,4 +1,6 @@
 import os
+import shutil
+import tempfile
 
 import matplotlib
 
@@ -8,8 +10,27 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
 
 
+_OWN_CACHE = None
+
+
 def pytest_configure(config):
+    """Markers, and a cache of the session's own: every test (and every notebook a test runs) reads and writes
+    `$EMOMOTION_CACHE`, which points at a fresh folder removed at the end, so no result depends on what an earlier
+    run (or the user's own studies) left in `~/.cache/emomotion`. `EMOMOTION_TEST_CACHE=DIR` keeps one on purpose
+    (faster local reruns; tests that count fits then see warm entries)."""
+    global _OWN_CACHE
     config.addinivalue_line("markers", "slow: long-running test (deselect with -m 'not slow')")
+    kept = os.environ.get("EMOMOTION_TEST_CACHE", "").strip()
+    if kept:
+        os.environ["EMOMOTION_CACHE"] = kept
+    else:
+        _OWN_CACHE = tempfile.mkdtemp(prefix="emomotion-test-cache-")
+        os.environ["EMOMOTION_CACHE"] = _OWN_CACHE
+
+
+def pytest_unconfigure(config):
+    if _OWN_CACHE:
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
 
 
 def pytest_addoption(parser):

@@ -9,7 +9,8 @@ from emomotion.baselines import BASELINES, make_baseline, run_baselines
 from emomotion.evaluate import cross_validate, make_toy_study
 
 
-def test_run_baselines_runs_one_pool_per_protocol_costliest_first(monkeypatch):
+def test_run_baselines_runs_one_pool_per_protocol_costliest_first(monkeypatch, tmp_path):
+    monkeypatch.setenv("EMOMOTION_CACHE", str(tmp_path / "cache"))     # an empty fit cache: every fold is fitted
     X, y, actors = make_toy_study(n_actors=8, n_classes=3, per_cell=3, n_features=5, seed=1)
     X = X.to_numpy()
     pools = []
@@ -37,3 +38,10 @@ def test_run_baselines_runs_one_pool_per_protocol_costliest_first(monkeypatch):
         pd.testing.assert_frame_equal(res.folds.drop(columns="fit_time_s"), one.folds.drop(columns="fit_time_s"))
         assert res.elapsed_s > 0
     assert results["SVM", "stratified"].groups is None and results["SVM", "actors"].groups is not None
+    # a second run reads the forest's folds back from the fit cache (chapters 10 and 11 rely on it): its pools hold
+    # only the folds still to fit, and its results are the first run's
+    pools.clear()
+    again = run_baselines(X, y, actors, "actor", "toy", "quick", seed=0, n_jobs=1, progress=False)
+    assert pools == [[m for m in models if m != "RandomForestClassifier" for _ in range(n_splits)]] * 2
+    for key, res in results.items():
+        pd.testing.assert_frame_equal(again[key].predictions(), res.predictions())
