@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .datasets import Clips, load_dataset
+from .datasets import Clips, encode_clips, load_dataset
 from .skeletons import KEY_JOINTS, KEY_MAPS
 
 BUNDLE_FORMAT = 1
@@ -26,7 +26,7 @@ UNCERTAIN_BELOW = 0.5
 __all__ = ['BUNDLE_FORMAT', 'UNCERTAIN_BELOW', 'MIXAMO_KEY_MAP', 'CMU_KEY_MAP', 'BVH_KEY_MAPS', 'MODELS', 'TRUSTED_TYPES',
            'PICKLE_SUFFIXES', 'LICENCES', 'SkeletonError', 'key_joint_index', 'model_spec', 'make_estimator',
            'model_inputs', 'BundleError', 'fitted_pipeline', 'save_weights', 'sha256_of', 'load_estimator',
-           'data_licence', 'training_fingerprint', 'model_card', 'evaluate_spec', 'train_bundle']
+           'data_licence', 'training_fingerprint', 'model_card', 'evaluate_spec', 'training_inputs', 'train_bundle']
 
 # %% ../nbs/08a_bundle.ipynb #bc12e84e
 MIXAMO_KEY_MAP: dict[str, str] = {k: ("Spine2" if k == "Spine3" else k) for k in KEY_JOINTS}
@@ -396,6 +396,9 @@ def model_card(meta: dict) -> str:
                       f"Per-class F1: {f1}.\n\nCalibration: top-label expected calibration error (ECE, 10 bins) "
                       f"**{ev['ece']:.3f}** (0 would mean the confidences equal the accuracy they achieve).")
     synthetic = td["dataset"] == "synthetic"
+    lo = td.get("left_out") or []
+    left_out = (f" Left out because they could not be encoded: {len(lo)} of the dataset's clips (each with its reason "
+                f"in `model.json`, `training_data.left_out`); the first: {lo[0]['path']}." if lo else "")
     return f"""# Model card: emomotion {name} (`{m}`)
 
 Bundle format {meta['format_version']}, emomotion {meta['emomotion_version']}, created {meta['created']}, seed {meta['seed']}, profile `{meta['profile']}`.
@@ -414,7 +417,7 @@ security, law enforcement); inferring what someone *feels* (the model estimates 
 from actors).
 
 ## Training data
-`{td['dataset']}`: {sum(td['counts'].values())} clips ({counts}), {td['n_groups']} {td['group_col']} groups.
+`{td['dataset']}`: {sum(td['counts'].values())} clips ({counts}), {td['n_groups']} {td['group_col']} groups.{left_out}
 Licence: {td['licence']}. Fingerprint: clips SHA-256 `{td['fingerprint']['clips_sha256'][:16]}…` (full record in `model.json`).
 {"Generated data is not data about people: its numbers test the pipeline, they are not findings." if synthetic else ""}
 
@@ -464,6 +467,20 @@ def evaluate_spec(spec: dict, X, y, groups, group_col: str, seed: int = 0, retur
                ece=expected_calibration_error(res.y_true, res.proba, res.classes), wall_s=res.elapsed_s)
     return (out, res) if return_result else out
 
+# %% ../nbs/08a_bundle.ipynb #e7809bf0
+def training_inputs(clips, inputs: dict, feature_inputs: dict | None = None):
+    """The model input rows (`model_inputs` of `inputs`) of every clip of `clips` that can be encoded and, with
+    `feature_inputs`, its engineered-feature rows too (for the affect head). A clip that either input cannot encode
+    is left out (`datasets.encode_clips`: one warning). Returns `(rows of clips.index kept, X, X_feats or None, skipped)`."""
+    pos, fps = clips.all_positions(), clips.index["fps"].to_numpy(float)
+
+    def encode(i, name):
+        x = model_inputs(inputs, [pos[i]], fps[i], [name])
+        return x, None if feature_inputs is None else model_inputs(feature_inputs, [pos[i]], fps[i], [name])
+    out, rows, skipped = encode_clips(clips, encode, "train_bundle")
+    X = np.concatenate([o[0] for o in out])
+    return rows, X, None if feature_inputs is None else np.concatenate([o[1] for o in out]), skipped
+
 # %% ../nbs/08a_bundle.ipynb #036bc7a4
 def train_bundle(dataset, model: str, out_dir, data_dir=None, profile: str = "quick", seed: int = 0,
                  evaluate: bool = True, uncertain_below: float = UNCERTAIN_BELOW, progress: bool = False) -> Path:
@@ -471,18 +488,22 @@ def train_bundle(dataset, model: str, out_dir, data_dir=None, profile: str = "qu
     with its inner tuning on those clips only, and write the bundle `out_dir`: weights (skops / safetensors, no
     pickle), `model.json` and `MODEL_CARD.md`. With `evaluate`, the harness first measures the same recipe
     subject-independently on the same clips (for the card). The estimator is fitted on the class codes 0..K-1, as
-    in `evaluate.cross_validate`, so a bundle trained on a fold's training clips predicts exactly what the harness did."""
+    in `evaluate.cross_validate`, so a bundle trained on a fold's training clips predicts exactly what the harness did.
+    A clip that cannot be encoded costs only itself (`training_inputs`): it is left out, and `model.json` and the card
+    say which and why."""
     from emomotion.provenance import package_versions
     whole = not isinstance(dataset, Clips)
     clips = load_dataset(dataset, data_dir, profile=profile, seed=seed, progress=progress) if whole else dataset
-    idx = clips.index
     spec = model_spec(model, profile, len(clips))
-    X = model_inputs(spec["inputs"], clips.all_positions(), idx["fps"].to_numpy(float), idx["clip_id"])
+    feature_inputs = model_spec("rf", profile)["inputs"]
+    rows, X, X_feats, left_out = training_inputs(clips, spec["inputs"],
+                                                 None if spec["inputs"]["kind"] == "features" else feature_inputs)
+    clips = clips.subset(rows) if len(left_out) else clips
+    X_feats = X if X_feats is None else X_feats
+    idx = clips.index
     classes, y = np.unique(idx["label"].to_numpy(), return_inverse=True)
     groups = idx[clips.group_col].to_numpy()
     evaluation, res = evaluate_spec(spec, X, y, groups, clips.group_col, seed, True) if evaluate else (None, None)
-    X_feats = X if spec["inputs"]["kind"] == "features" else model_inputs(
-        model_spec("rf", profile)["inputs"], clips.all_positions(), idx["fps"].to_numpy(float), idx["clip_id"])
     affect, head = bundle_affect(res, classes[y], X_feats, groups, profile, seed)
     if evaluation is not None:
         evaluation["per_class_f1"] = {str(classes[int(k)]): v for k, v in evaluation["per_class_f1"].items()}
@@ -512,10 +533,11 @@ def train_bundle(dataset, model: str, out_dir, data_dir=None, profile: str = "qu
                 training_data=dict(dataset=clips.name, group_col=clips.group_col, licence=data_licence(clips),
                                    counts={str(k): int(v) for k, v in idx["label"].value_counts().sort_index().items()},
                                    n_groups=int(idx[clips.group_col].nunique()),
-                                   fingerprint=training_fingerprint(clips, whole)),
+                                   fingerprint=training_fingerprint(clips, whole),
+                                   left_out=left_out[["path", "error"]].to_dict("records")),
                 evaluation=evaluation, fit_s=round(fit_s, 2), uncertain_below=float(uncertain_below),
                 affect=affect | dict(table=NRC_VAD.reset_index().to_dict("records"),
-                                   feature_inputs=model_spec("rf", profile)["inputs"]),
+                                   feature_inputs=feature_inputs),
                 versions=package_versions(("numpy", "pandas", "scikit-learn", "scipy", "torch", "optuna", "skops",
                                            "safetensors")),
                 files={f: sha256_of(out / f) for f in files})

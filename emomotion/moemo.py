@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -15,15 +16,16 @@ from sklearn.feature_selection import f_classif
 from sklearn.pipeline import Pipeline
 from torch import nn
 
+from .datasets import encode_clips, skipped_table
 from .skeletons import KEY_JOINTS
 from .kinematics import body_axes, body_height, derivatives, normalise_clip, resample
-from .sequences import pad_sequences, stack_blocks
+from .sequences import PaddedClips, pad_sequences, stack_blocks
 from .torchfit import TorchClassifier
 
 # %% auto #0
 __all__ = ['ACTIVITY_COLUMNS', 'JOINTS_10', 'BODY_CONTEXT', 'CONTEXTS', 'FUSIONS', 'VARIANTS', 'activity_codes',
-           'movement_vectors', 'body_context', 'clip_inputs', 'moemo_inputs', 'MoEmoPrep', 'CrossBlock', 'MoEmo',
-           'moemo_classifier', 'cross_attention_readout']
+           'movement_vectors', 'body_context', 'clip_inputs', 'pack_moemo', 'moemo_inputs', 'MoEmoFrames',
+           'moemo_frames', 'MoEmoPrep', 'CrossBlock', 'MoEmo', 'moemo_classifier', 'cross_attention_readout']
 
 # %% ../nbs/05a_moemo.ipynb #684d2c0f
 ACTIVITY_COLUMNS = ("scenario", "content", "choreography")
@@ -54,11 +56,15 @@ def movement_vectors(key: np.ndarray, fps: float, rate: float = 5.0, name: str =
     """MoEmo's movement vectors of one clip: key-joint positions `(T, 17, 3)` (metres, Y up) at `fps`, turned to
     the clip's heading and divided by its body height (`kinematics.normalise_clip`), resampled to `rate` Hz,
     every joint relative to the root except the root itself (its trajectory), then each joint's displacement
-    between consecutive frames: `(L - 1, 17, 3)` float32, in body heights per frame."""
+    between consecutive frames: `(L - 1, 17, 3)` float32, in body heights per frame. A clip that gives fewer than
+    two frames at `rate` raises `ValueError` starting with `name`."""
     z = normalise_clip(key, fps, name=name)
     rel = z - z[:, :1]
     rel[:, 0] = z[:, 0]
     r = resample(rel, fps, rate)
+    if len(r) < 2:
+        raise ValueError(f"{name}: {len(z)} frames at {fps:g} fps ({len(z) / fps:.2f} s) give {len(r)} frame at "
+                         f"{rate:g} Hz; movement vectors need two (a clip of at least {1 / rate:g} s)")
     return np.diff(r, axis=0).astype(np.float32)
 
 
@@ -85,21 +91,56 @@ def clip_inputs(key: np.ndarray, fps: float, rate: float = 5.0, name: str = "cli
     return np.concatenate([mv.reshape(len(mv), -1), body_context(key, fps, rate, name)[:len(mv)]], axis=1)
 
 
+def pack_moemo(frames: np.ndarray, activity=None, features=None) -> np.ndarray:
+    """The packed rows MoEmo reads (`sequences.stack_blocks`, float32) from padded frames `(N, T, 17·3 + 7 + 1)`
+    (`clip_inputs` of each clip, padded or centre-cut, last channel the mask; `sequences.pad_sequences`): the
+    frames, each clip's activity code (-1: unknown) and, optionally, its engineered features."""
+    n = len(frames)
+    act = np.full((n, 1), -1.0) if activity is None else np.asarray(activity, np.float64).reshape(n, 1)
+    blocks = dict(frames=np.asarray(frames, np.float32), activity=act)
+    if features is not None:
+        blocks["features"] = np.asarray(features, np.float32)
+    return stack_blocks(dtype="float32", **blocks)[0]
+
+
 def moemo_inputs(positions, fps, activity=None, features=None, rate: float = 5.0, max_seconds: float = 4.0,
                  names=None) -> np.ndarray:
-    """The packed rows MoEmo reads (`sequences.stack_blocks`, float32): per clip its frames (`clip_inputs`,
-    padded or centre-cut to `max_seconds`, last channel the mask; `sequences.pad_sequences`), its activity
-    code (-1: unknown) and, optionally, its engineered features. `positions`: key joints `(T, 17, 3)` per clip."""
+    """`pack_moemo` of clips given as key joints `(T, 17, 3)` per clip at `fps` (one or one per clip), padded or
+    centre-cut to `max_seconds`. A clip that cannot be encoded raises, naming it (`names`); for a dataset's
+    `Clips`, `moemo_frames` leaves such a clip out instead."""
     n = len(positions)
     fps = np.broadcast_to(np.asarray(fps, np.float64), (n,))
     names = [f"clip {i}" for i in range(n)] if names is None else [str(s) for s in names]
     seqs = pad_sequences([clip_inputs(p, f, rate, s) for p, f, s in zip(positions, fps, names)],
                          int(round(max_seconds * rate)))
-    act = np.full((n, 1), -1.0) if activity is None else np.asarray(activity, np.float64).reshape(n, 1)
-    blocks = dict(frames=seqs, activity=act)
-    if features is not None:
-        blocks["features"] = np.asarray(features, np.float32)
-    return stack_blocks(dtype="float32", **blocks)[0]
+    return pack_moemo(seqs, activity, features)
+
+
+# %% ../nbs/05a_moemo.ipynb #139b1cc3
+@dataclass
+class MoEmoFrames(PaddedClips):
+    """What `moemo_frames` returns (a `sequences.PaddedClips`): `X` `(N, T, 17·3 + 7 + 1)` float32 (movement vectors,
+    body context, mask), row i = `index` row i, the rate, and the clips left out (`skipped`)."""
+    X: np.ndarray
+    index: pd.DataFrame
+    rate: float
+    skipped: pd.DataFrame = field(default_factory=skipped_table)
+
+    def __repr__(self):
+        n, t, _ = self.X.shape
+        return (f"MoEmoFrames({n} clips × {t} frames at {self.rate:g} Hz"
+                + (f"; {len(self.skipped)} clips left out, see .skipped)" if len(self.skipped) else ")"))
+
+
+def moemo_frames(clips, rate: float = 5.0, max_seconds: float = 4.0) -> MoEmoFrames:
+    """`clip_inputs` of every clip of `clips` (a `datasets.Clips`), padded or centre-cut to `max_seconds`
+    (`sequences.pad_sequences`). A clip that cannot be encoded is left out and listed in `.skipped`
+    (`datasets.encode_clips`, one warning); `pack_moemo(frames.X, ...)` makes the model's rows."""
+    idx = clips.index
+    pos, fps = clips.all_positions(), idx["fps"].to_numpy(float)
+    seqs, rows, skipped = encode_clips(clips, lambda i, name: clip_inputs(pos[i], fps[i], rate, name), "moemo_frames")
+    X = pad_sequences(seqs, int(round(max_seconds * rate)))
+    return MoEmoFrames(X, idx.iloc[rows] if len(skipped) else idx, float(rate), skipped=skipped)
 
 # %% ../nbs/05a_moemo.ipynb #318b069b
 def _split(x, T: int, J: int, B: int):

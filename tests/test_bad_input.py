@@ -1,6 +1,6 @@
 """A batch loses only the bad clip: real Bandai-Namco clips and one real clip cut to four frames. The loader rejects
-it (too short for any model, `kinematics.MIN_FRAMES`); loaded as a laxer loader would, the feature table, sequence
-and graph-tensor builders keep the good clips row for row with their labels and list the short one with a one-line
+it (too short for any model, `kinematics.MIN_FRAMES`); loaded as a laxer loader would, the feature table, sequence,
+graph-tensor and MoEmo-frame builders, and a bundle's training set (`bundle.training_inputs`), keep the good clips row for row with their labels and list the short one with a one-line
 reason naming its file (`datasets.encode_clips`). A clip whose joints coincide loads and has features but no
 sequence: `datasets.align_clips` keeps features, sequences and labels paired, as the chapters use it."""
 import re
@@ -160,3 +160,24 @@ def test_skeleton_sequences_keep_the_good_clips_and_list_the_bad_one(clips, tmp_
     assert len(aligned) == 8 and (sq2.y == aligned.index.label.to_numpy()).all() and sq2.rows.tolist() == list(range(8))
     with pytest.raises(ValueError, match=rf"none of the 1 clips.*{SHORT}"):
         build_skeleton_sequences(clips.subset([4]))
+
+
+def test_moemo_frames_keep_the_good_clips_and_list_the_bad_one(clips):
+    from emomotion.moemo import moemo_frames
+    with pytest.warns(UserWarning, match=rf"1 of 9 clips could not be encoded.*{SHORT}"):
+        fr = moemo_frames(clips)
+    assert len(fr) == 8 and fr.rows.tolist() == [0, 1, 2, 3, 5, 6, 7, 8]
+    check_skipped(fr.skipped, clips)
+    assert np.array_equal(moemo_frames(clips.subset(fr.rows)).X, fr.X)       # the others as they are alone
+
+
+def test_a_bundle_is_trained_on_the_good_clips_and_names_the_bad_one(clips, tmp_path):
+    import json
+    from emomotion.bundle import train_bundle
+    with pytest.warns(UserWarning, match=rf"train_bundle: 1 of 9 clips could not be encoded.*{SHORT}"):
+        b = train_bundle(clips, "rf", tmp_path / "rf", evaluate=False)
+    meta = json.loads((b / "model.json").read_text())
+    assert sum(meta["training_data"]["counts"].values()) == 8
+    left = meta["training_data"]["left_out"]
+    assert [r["path"] for r in left] == [clips.index.path.iloc[4]] and "4 frames are too few" in left[0]["error"]
+    assert "Left out because they could not be encoded: 1 of the dataset's clips" in (b / "MODEL_CARD.md").read_text()
