@@ -128,8 +128,7 @@ class MoEmoFrames(PaddedClips):
 
     def __repr__(self):
         n, t, _ = self.X.shape
-        return (f"MoEmoFrames({n} clips × {t} frames at {self.rate:g} Hz"
-                + (f"; {len(self.skipped)} clips left out, see .skipped)" if len(self.skipped) else ")"))
+        return f"MoEmoFrames({n} clips × {t} frames at {self.rate:g} Hz" + self._left_out()
 
 
 def moemo_frames(clips, rate: float = 5.0, max_seconds: float = 4.0) -> MoEmoFrames:

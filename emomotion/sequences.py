@@ -92,6 +92,10 @@ class PaddedClips:
         "Valid frames per clip."
         return self.mask.sum(1)
 
+    def _left_out(self) -> str:
+        "The end of a `__repr__`: how many clips were left out, if any."
+        return f"; {len(self.skipped)} clips left out, see .skipped)" if len(self.skipped) else ")"
+
 
 @dataclass
 class Sequences(PaddedClips):
@@ -117,7 +121,7 @@ class Sequences(PaddedClips):
     def __repr__(self):
         return (f"Sequences(n={len(self)}, T={self.X.shape[1]} frames at {self.rate:g} Hz, "
                 f"{len(self.joints)} joints × {'/'.join(self.kinds)} × xyz = {self.X.shape[2] - 1} features + mask"
-                + (f"; {len(self.skipped)} clips left out, see .skipped)" if len(self.skipped) else ")"))
+                + self._left_out())
 
 
 _SEQ_VERSION = 2   # 2: Savitzky–Golay derivatives, heading from hips and shoulders

@@ -48,7 +48,7 @@ class SkeletonSequences(PaddedClips):
 
     def __repr__(self):
         return (f"SkeletonSequences(n={len(self.X)}, up to {self.X.shape[1]} frames at {self.rate:g} Hz, "
-                f"median {np.median(self.lengths):.0f}; {(self.X.shape[2] - 1) // 3} joints × xyz + mask)")
+                f"median {np.median(self.lengths):.0f}; {(self.X.shape[2] - 1) // 3} joints × xyz + mask" + self._left_out())
 
 
 def build_skeleton_sequences(clips, rate: float = 20.0, max_seconds: float = 12.0,
