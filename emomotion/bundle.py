@@ -16,6 +16,7 @@ import pandas as pd
 from . import __version__
 from .datasets import Clips, encode_clips, load_dataset
 from .skeletons import KEY_JOINTS, KEY_MAPS
+from .fitcache import TRUSTED_TYPES, load_skops, sha256_of   # the pickle-free files, shared with the fit cache
 
 BUNDLE_FORMAT = 1
 "Version of the bundle layout. A bundle loads only when its `format_version` equals this (the compatibility rule)."
@@ -23,10 +24,10 @@ UNCERTAIN_BELOW = 0.5
 "Default threshold: a prediction whose top probability is below it is flagged `uncertain` (stated in the card)."
 
 # %% auto #0
-__all__ = ['BUNDLE_FORMAT', 'UNCERTAIN_BELOW', 'MIXAMO_KEY_MAP', 'CMU_KEY_MAP', 'BVH_KEY_MAPS', 'MODELS', 'TRUSTED_TYPES',
-           'PICKLE_SUFFIXES', 'LICENCES', 'SkeletonError', 'key_joint_index', 'model_spec', 'make_estimator',
-           'model_inputs', 'BundleError', 'fitted_pipeline', 'save_weights', 'sha256_of', 'load_estimator',
-           'data_licence', 'training_fingerprint', 'model_card', 'evaluate_spec', 'training_inputs', 'train_bundle']
+__all__ = ['BUNDLE_FORMAT', 'UNCERTAIN_BELOW', 'MIXAMO_KEY_MAP', 'CMU_KEY_MAP', 'BVH_KEY_MAPS', 'MODELS', 'PICKLE_SUFFIXES',
+           'LICENCES', 'SkeletonError', 'key_joint_index', 'model_spec', 'make_estimator', 'model_inputs',
+           'BundleError', 'fitted_pipeline', 'save_weights', 'load_estimator', 'data_licence', 'training_fingerprint',
+           'model_card', 'evaluate_spec', 'training_inputs', 'train_bundle']
 
 # %% ../nbs/08a_bundle.ipynb #bc12e84e
 MIXAMO_KEY_MAP: dict[str, str] = {k: ("Spine2" if k == "Spine3" else k) for k in KEY_JOINTS}
@@ -172,12 +173,6 @@ def model_inputs(inputs: dict, positions: list, fps, ids=None) -> np.ndarray:
     raise ValueError(f"unknown input kind {kind!r}")
 
 # %% ../nbs/08a_bundle.ipynb #cdab7fd6
-TRUSTED_TYPES = ("numpy.dtype", "sklearn.tree._tree.Tree",
-                 "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-                 "emomotion.sequences.SequenceScaler", "emomotion.mlp.MutualInfoSelector", "emomotion.moemo.MoEmoPrep",
-                 "sklearn.neural_network._stochastic_optimizers.AdamOptimizer")
-"""The only types a bundle's skops file may hold beyond what skops trusts by default (scikit-learn estimators,
-numpy arrays, builtins; the Adam state an `MLPRegressor`, the affect head, keeps). Anything else in `skops.io.get_untrusted_types` refuses the bundle before loading."""
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".npy", ".npz")
 
 
@@ -244,11 +239,6 @@ def save_weights(est, folder) -> tuple[dict, dict]:
                 batch_size=int(last.batch_size))
     return ["preprocess.skops", "weights.safetensors"], arch
 
-
-def sha256_of(path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
 # %% ../nbs/08a_bundle.ipynb #10cc5fbe
 def _check_bundle(folder: Path) -> dict:
     "Every check before anything is deserialised: the manifest, format version, no stray or pickled file, SHA-256."
@@ -290,12 +280,8 @@ def _check_bundle(folder: Path) -> dict:
 
 
 def _load_skops(path: Path):
-    import skops.io as sio
-    untrusted = sio.get_untrusted_types(file=str(path))
-    unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
-    if unexpected:
-        raise BundleError(f"{path}: holds types outside emomotion's trusted list: {unexpected}; refused, nothing loaded")
-    return sio.load(str(path), trusted=list(untrusted))
+    "`fitcache.load_skops`: a file with a type outside `TRUSTED_TYPES` is a refused bundle (`BundleError`)."
+    return load_skops(path, BundleError)
 
 
 def load_estimator(folder, meta: dict):

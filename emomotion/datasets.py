@@ -25,24 +25,17 @@ from .cache import check_cache_dir
 from .kinematics import MIN_FRAMES
 from .profiles import check_profile
 from .parsing import DatasetError, _parse_file, _scan, _Store
+from .skeletons import EMOTION_CODES, EMOTIONS, KINEMATIC_ACTORS   # the names, beside the skeleton
 
 _all_ = ["DatasetError"]   # the loaders' error, defined with the parser that raises it first
 
 # %% auto #0
-__all__ = ['EMOTION_CODES', 'EMOTIONS', 'KINEMATIC_ACTORS', 'CONFLICT_COLUMNS', 'SKIPPED_COLUMNS', 'LEFT_OUT',
-           'BANDAI_EMOTION_STYLES', 'parse_kinematic_name', 'normalise_emotion', 'Clips', 'skipped_table',
-           'encode_clips', 'rows_of', 'skipped_of', 'align_clips', 'files_near', 'dataset_files', 'label_file',
-           'load_kinematic', 'parse_bandai_name', 'load_bandai', 'load_emokine', 'load_dataset', 'DatasetError']
+__all__ = ['CONFLICT_COLUMNS', 'SKIPPED_COLUMNS', 'LEFT_OUT', 'BANDAI_EMOTION_STYLES', 'parse_kinematic_name',
+           'normalise_emotion', 'Clips', 'skipped_table', 'encode_clips', 'rows_of', 'skipped_of', 'align_clips',
+           'files_near', 'dataset_files', 'label_file', 'load_kinematic', 'parse_bandai_name', 'load_bandai',
+           'load_emokine', 'load_dataset', 'DatasetError']
 
 # %% ../nbs/00a_datasets.ipynb #1f0e0b72
-EMOTION_CODES: dict[str, str] = {"A": "Angry", "D": "Disgust", "F": "Fearful", "H": "Happy",
-                                 "N": "Neutral", "SA": "Sad", "SU": "Surprise"}
-"Kinematic dataset emotion codes (file names) -> label."
-EMOTIONS: tuple[str, ...] = tuple(sorted(EMOTION_CODES.values()))
-"The seven emotions of the Kinematic dataset v2.1.0 (v1.0.0 has all but Surprise)."
-KINEMATIC_ACTORS: tuple[str, ...] = tuple([f"F{i:02d}" for i in range(1, 13) if i != 4] +
-                                          [f"M{i:02d}" for i in range(1, 12)])
-"The 22 actors of the Kinematic dataset."
 _NAME_RE = re.compile(r"^(?P<actor>[FM]\d{2})(?P<code>SA|SU|A|D|F|H|N)(?P<scenario>\d)V(?P<version>\d+)$")
 _SYNONYMS = {"anger": "Angry", "angry": "Angry", "disgust": "Disgust", "disgusted": "Disgust",
              "fear": "Fearful", "fearful": "Fearful", "afraid": "Fearful", "happy": "Happy",

@@ -22,7 +22,7 @@ from .bvh import BVH
 from .bvh_writer import write_bvh
 from .skeletons import KINEMATIC_CHANNELS, KINEMATIC_END_SITE_OFFSETS, KINEMATIC_END_SITES, KINEMATIC_JOINTS, KINEMATIC_OFFSETS, KINEMATIC_PARENT_IDX
 from .cache import atomic_path, atomic_write, cache_root, check_cache_dir
-from .datasets import EMOTION_CODES, EMOTIONS, KINEMATIC_ACTORS
+from .skeletons import EMOTION_CODES, EMOTIONS, KINEMATIC_ACTORS
 from .profiles import check_profile, profile_settings
 
 # %% auto #0

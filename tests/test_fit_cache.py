@@ -1,5 +1,5 @@
-"""The fit cache of the harness (`evaluate.cross_validate(..., cache=True)`): a stored fold fit is read back instead of
-fitted, exactly; anything that changes the fit changes the key; broken entries are refitted with a warning; nothing is
+"""The fit cache (`emomotion.fitcache`, used by `evaluate.cross_validate(..., cache=True)`): a stored fold fit is read
+back instead of fitted, exactly; anything that changes the fit changes the key; broken entries are refitted with a warning; nothing is
 pickled."""
 import json
 import warnings
@@ -11,7 +11,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
-from emomotion.evaluate import cross_validate, cross_validate_many, fit_cache_dir, make_toy_study
+from emomotion.evaluate import cross_validate, cross_validate_many, make_toy_study
+from emomotion.fitcache import fit_cache_dir, sha256_of
 
 
 @pytest.fixture(autouse=True)
@@ -126,7 +127,6 @@ def test_a_broken_entry_is_refitted_with_a_warning_naming_it(toy, damage):
     else:
         meta = json.loads((entry / "entry.json").read_text())
         np.savez(entry / "outputs.npz", pred=np.zeros(1, np.int64), proba=np.zeros((1, 3)))
-        from emomotion.bundle import sha256_of
         meta["files"]["outputs.npz"] = sha256_of(entry / "outputs.npz")
         (entry / "entry.json").write_text(json.dumps(meta))
     with pytest.warns(UserWarning, match=f"fit cache: entry {entry}.*broken"):
@@ -275,7 +275,7 @@ def test_a_class_run_from_its_notebook_has_the_key_of_the_module_class():
     import nbformat
     from pathlib import Path
     import emomotion.lstm as L
-    from emomotion.evaluate import _stable
+    from emomotion.fitcache import _stable
     nb = nbformat.read(Path(__file__).parents[1] / "nbs" / "04_lstm.ipynb", as_version=4)
     g = {"__name__": "__main__"}
     for i, c in enumerate(nb.cells):
