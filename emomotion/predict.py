@@ -14,7 +14,7 @@ import pandas as pd
 
 from .bvh import read_bvh
 from .bundle import (
-    MODELS, SkeletonError, _check_bundle, _load_skops, key_joint_index, load_estimator, model_inputs, train_bundle)
+    SkeletonError, _check_bundle, _load_skops, key_joint_index, load_estimator, model_inputs, train_bundle)
 from .affect import VAD_DIMS, map_proba
 from .parsing import _fps_of
 from .kinematics import MIN_FRAMES, body_height
@@ -24,8 +24,7 @@ DISCLAIMER = ("Note: emomotion predictions are approximate estimates of the emot
               "any decision about a person.")
 
 # %% auto #0
-__all__ = ['DISCLAIMER', 'METRES_HEIGHT', 'unit_divisor', 'read_motion', 'bvh_paths', 'Model', 'load_model', 'plot_timeline',
-           'register_cli']
+__all__ = ['DISCLAIMER', 'METRES_HEIGHT', 'unit_divisor', 'read_motion', 'bvh_paths', 'Model', 'load_model', 'plot_timeline']
 
 # %% ../nbs/08_predict.ipynb #dae470de
 METRES_HEIGHT = (0.5, 2.5)
@@ -238,25 +237,4 @@ def _cmd_predict(args) -> int:
     if not len(preds):
         print("error: no BVH files found in " + ", ".join(map(str, args.paths)), file=sys.stderr)
     return 0 if len(preds) and bad.empty else 1
-
-
-def register_cli(subparsers) -> None:
-    "Add the `train` and `predict` subcommands to an argparse `subparsers`; each sets `func(args) -> exit code`."
-    t = subparsers.add_parser("train", help="fit a model on all clips of a dataset and write a model bundle")
-    t.add_argument("--dataset", default="synthetic", help="synthetic | kinematic | bandai | emokine")
-    t.add_argument("--data", default=None, help="the dataset's folder (not for synthetic)")
-    t.add_argument("--model", required=True, choices=MODELS)
-    t.add_argument("--out", required=True, help="bundle folder to write")
-    t.add_argument("--profile", default="quick", choices=["quick", "full"])
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--no-evaluate", action="store_true", help="skip the cross-validated estimate for the card")
-    t.set_defaults(func=_cmd_train)
-    p = subparsers.add_parser("predict", help="predict the emotion of BVH files with a model bundle")
-    p.add_argument("model_dir")
-    p.add_argument("paths", nargs="+", help="BVH files or folders")
-    p.add_argument("--out", default=None, help="CSV to write (default: print)")
-    p.add_argument("--window", type=float, default=None, help="also predict windows of this many seconds")
-    p.add_argument("--hop", type=float, default=None, help="seconds between windows (default: window / 2)")
-    p.add_argument("--units", default="auto", help="auto | m | cm | a divisor to metres")
-    p.set_defaults(func=_cmd_predict)
 

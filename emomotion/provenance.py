@@ -20,9 +20,43 @@ import pandas as pd
 from .datasets import dataset_files, label_file
 
 # %% auto #0
-__all__ = ['VERSIONED', 'TRACKED', 'SHARED_TABLES', 'REPORT_FIGURE', 'package_versions', 'git_state', 'fingerprint', 'machine',
-           'now', 'max_rss_mb', 'snapshot', 'load_provenance', 'same_study', 'skipped_files', 'top_stages',
-           'notebook_cost']
+__all__ = ['RUNNER_MODULES', 'VERSIONED', 'TRACKED', 'SHARED_TABLES', 'REPORT_FIGURE', 'is_runner_notebook', 'find_notebooks',
+           'package_versions', 'git_state', 'fingerprint', 'machine', 'now', 'max_rss_mb', 'snapshot',
+           'load_provenance', 'same_study', 'skipped_files', 'top_stages', 'notebook_cost']
+
+# %% ../nbs/07a_provenance.ipynb #3e6b041c
+import re
+
+RUNNER_MODULES = ("study", "report", "provenance", "cli")
+"The modules of the study runner: a notebook that exports one of them is not a chapter."
+_DEFAULT_EXP = re.compile(r"^\s*#\s*\|\s*default_exp\s+(\S+)", re.M)
+
+
+def _module_of(p: Path) -> str:
+    "The module a notebook exports to (its `#| default_exp`); failing that, its name after the number."
+    try:
+        cells = json.loads(p.read_text()).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        cells = []
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source", "")
+        m = _DEFAULT_EXP.search("".join(src) if isinstance(src, list) else str(src))
+        if m:
+            return m.group(1).split(".")[-1]
+    return p.stem.split("_", 1)[-1]
+
+
+def is_runner_notebook(p) -> bool:
+    "Is `p` a notebook of the study runner itself (it exports a module of `RUNNER_MODULES`), not a chapter?"
+    return _module_of(Path(p)) in RUNNER_MODULES
+
+
+def find_notebooks(nbs_dir) -> list[Path]:
+    "The study's chapters: `nbs_dir/[0-9]*.ipynb` in sorted order, without the runner's own notebooks (`is_runner_notebook`)."
+    nbs_dir = Path(nbs_dir)
+    return [p for p in sorted(nbs_dir.glob("[0-9]*.ipynb")) if not is_runner_notebook(p)]
 
 # %% ../nbs/07a_provenance.ipynb #e73b29a3
 VERSIONED = ("emomotion", "numpy", "pandas", "scikit-learn", "scipy", "torch", "optuna", "papermill",

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .datasets import CONFLICT_COLUMNS
 from .evaluate import PROTOCOL_TEXT, PROTOCOLS
-from .provenance import REPORT_FIGURE, SHARED_TABLES, load_provenance, snapshot, top_stages
+from .provenance import REPORT_FIGURE, SHARED_TABLES, find_notebooks, load_provenance, snapshot, top_stages
 from .published import PUBLISHED, published_beside
 
 # %% auto #0
@@ -657,7 +657,6 @@ def results_name(params: dict, whole: bool = False) -> str:
 def whole_study(prov: dict, nbs_dir) -> bool:
     """Does the study folder of `prov` hold every notebook of the study in `nbs_dir`, each run to the end (in this run,
     or carried from an earlier run of the same study, same data, profile and seed, into the same folder)?"""
-    from emomotion.study import find_notebooks
     ok = {n["name"] for n in prov.get("notebooks", []) if n.get("status") == "ok"}
     wanted = {p.stem for p in find_notebooks(Path(nbs_dir))}
     return bool(wanted) and wanted <= ok

@@ -5,7 +5,7 @@
 # %% ../nbs/07_study.ipynb #d55f9195
 from __future__ import annotations
 
-import argparse
+import errno
 import json
 import logging
 import operator
@@ -20,22 +20,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from .bvh import BVHError
-from .cache import CacheError, check_cache_dir
-from .datasets import DatasetError, files_near
+from .cache import check_cache_dir
+from .datasets import files_near
 from .evaluate import ResourceMeter
-from .provenance import (SHARED_TABLES, TRACKED, fingerprint, git_state, load_provenance, machine,
-                                  max_rss_mb, notebook_cost, now, package_versions, same_study, skipped_files,
-                                  snapshot)
+from .provenance import (RUNNER_MODULES, SHARED_TABLES, TRACKED, find_notebooks, fingerprint, git_state,
+                                  is_runner_notebook, load_provenance, machine, max_rss_mb, notebook_cost, now,
+                                  package_versions, same_study, skipped_files, snapshot)
 from .profiles import PROFILE_NAMES
 from .report import RESULT_KEY, read_results, write_report
 
 # %% auto #0
-__all__ = ['DATASETS', 'PROFILES', 'PARAMETERS', 'RUNNER_MODULES', 'DATA_SOURCES', 'TIMING_COLUMNS', 'StudyError', 'UsageError',
-           'DataNotFoundError', 'NotebookError', 'is_runner_notebook', 'default_nbs_dir', 'find_notebooks',
-           'select_notebooks', 'default_data_dir', 'check_data', 'check_seed', 'check_out_dir', 'check_jobs',
-           'check_backend', 'hide_password', 'check_storage', 'cell_directives', 'skip_cells', 'declared_parameters',
-           'Heartbeat', 'execute_notebook', 'write_notebook', 'prepare_data', 'run_study', 'compare_tables', 'main']
+__all__ = ['DATASETS', 'PROFILES', 'PARAMETERS', 'DATA_SOURCES', 'TIMING_COLUMNS', 'StudyError', 'UsageError',
+           'DataNotFoundError', 'NotebookError', 'default_nbs_dir', 'select_notebooks', 'check_path',
+           'default_data_dir', 'check_data', 'check_seed', 'check_out_dir', 'check_jobs', 'check_backend',
+           'hide_password', 'check_storage', 'cell_directives', 'skip_cells', 'declared_parameters', 'Heartbeat',
+           'execute_notebook', 'write_notebook', 'prepare_data', 'run_study', 'compare_tables']
 
 # %% ../nbs/07_study.ipynb #ea14ba4c
 DATASETS = ("synthetic", "kinematic", "bandai", "bandai-styles", "emokine")
@@ -64,31 +63,6 @@ class NotebookError(StudyError):
         self.notebook, self.cell, self.executed = notebook, cell, executed
 
 
-RUNNER_MODULES = ("study", "report", "provenance")
-_DEFAULT_EXP = re.compile(r"^\s*#\s*\|\s*default_exp\s+(\S+)", re.M)
-
-
-def _module_of(p: Path) -> str:
-    "The module a notebook exports to (its `#| default_exp`); failing that, its name after the number."
-    try:
-        cells = json.loads(p.read_text()).get("cells", [])
-    except (OSError, ValueError, AttributeError):
-        cells = []
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        src = cell.get("source", "")
-        m = _DEFAULT_EXP.search("".join(src) if isinstance(src, list) else str(src))
-        if m:
-            return m.group(1).split(".")[-1]
-    return p.stem.split("_", 1)[-1]
-
-
-def is_runner_notebook(p) -> bool:
-    "Is `p` a notebook of the study runner itself (it exports `study`, `report` or `provenance`), not a chapter?"
-    return _module_of(Path(p)) in RUNNER_MODULES
-
-
 def default_nbs_dir() -> Path:
     "The `nbs/` folder of this checkout of emomotion (beside the package), else of the current folder or a parent."
     import emomotion
@@ -99,12 +73,6 @@ def default_nbs_dir() -> Path:
             return root / "nbs"
     raise StudyError("cannot find the study's notebooks (an `nbs/` folder beside `settings.ini`): run the "
                      "command from a checkout of emomotion, or pass --nbs DIR")
-
-
-def find_notebooks(nbs_dir=None) -> list[Path]:
-    "The study's chapters: `nbs/[0-9]*.ipynb` in sorted order, without the runner's own notebooks (`is_runner_notebook`)."
-    nbs_dir = Path(nbs_dir) if nbs_dir is not None else default_nbs_dir()
-    return [p for p in sorted(nbs_dir.glob("[0-9]*.ipynb")) if not is_runner_notebook(p)]
 
 
 def select_notebooks(notebooks, only=None) -> list[Path]:
@@ -157,15 +125,31 @@ _ACTOR = re.compile(r"^[FM]\d\d$")
 
 
 def _how_to_get(dataset: str, problem: str) -> str:
+    "One line: what is wrong, which folder `--data` wants, and where the dataset comes from."
     s = DATA_SOURCES[dataset]
-    return (f"{problem}\n\n{s['title']}\n  get it from: {s['url']}\n  access: {s['access']}.\n"
-            f"  then point the command at {s['expect']}:\n"
-            f"    emomotion study --dataset {dataset} --data /path/to/that/folder\n"
-            f"(or run the study on generated data, which needs no download: emomotion study --dataset synthetic)")
+    return (f"{problem.rstrip('.')}. --data wants {s['expect']}, from your copy of the {s['title']}: {s['url']} "
+            f"({s['access'].split(';')[0]}). Generated data needs no download: --dataset synthetic")
+
+
+def check_path(path, option: str) -> Path:
+    """`path` with `~` expanded and symbolic links resolved (it need not exist); `UsageError` naming `option` when a
+    symbolic link on it loops."""
+    p = Path(path).expanduser()
+    try:
+        resolved = p.resolve()
+        os.stat(resolved)
+    except RuntimeError:                         # Python < 3.13 raises this for a loop while resolving
+        raise UsageError(f"{option} {p}: a symbolic link that loops (it points back at itself)") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise UsageError(f"{option} {p}: a symbolic link that loops (it points back at itself)") from None
+    return resolved
 
 
 def default_data_dir(dataset: str, nbs_dir=None) -> Path | None:
-    "The data folder used when `--data` is not given: the shared Bandai copy beside the checkout, else None."
+    """The Bandai copy beside this checkout (`../shared/data/bandai-namco-1`), for a chapter notebook run on its own
+    by a developer of the study (06_emokine_loocv's default); None when it is not there. The command never uses it:
+    a real dataset always needs `--data`."""
     if dataset in ("bandai", "bandai-styles"):
         root = (Path(nbs_dir) if nbs_dir is not None else default_nbs_dir()).resolve().parent
         p = root.parent / "shared" / "data" / "bandai-namco-1"
@@ -173,40 +157,39 @@ def default_data_dir(dataset: str, nbs_dir=None) -> Path | None:
     return None
 
 
-def check_data(dataset: str, data_dir=None, nbs_dir=None) -> Path | None:
-    """Check that `data_dir` looks like `dataset` and return it resolved (None for generated data);
-    raise `DataNotFoundError` saying where to get the dataset and how to point the command at it."""
+def check_data(dataset: str, data_dir=None) -> Path | None:
+    """Check that `data_dir` looks like `dataset` and return it resolved (None for generated data); raise
+    `DataNotFoundError` (no `data_dir` for a real dataset, or a folder that is not it) in one line saying which folder
+    `--data` wants and where the dataset comes from, `UsageError` for an unknown dataset."""
     if dataset not in DATASETS:
-        raise StudyError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+        raise UsageError(f"--dataset {dataset!r}: choose one of {', '.join(DATASETS)}")
     if dataset == "synthetic":
         return None
     if data_dir is None:
-        data_dir = default_data_dir(dataset, nbs_dir)
-        if data_dir is None:
-            raise DataNotFoundError(_how_to_get(dataset, f"--dataset {dataset} needs --data: the folder of your copy of the dataset."))
-    root = Path(data_dir).expanduser().resolve()
+        raise DataNotFoundError(_how_to_get(dataset, f"--dataset {dataset} needs --data DIR"))
+    root = check_path(data_dir, "--data")
     if not root.is_dir():
         what = "is a file, not a folder" if root.exists() else "no such folder"
-        raise DataNotFoundError(_how_to_get(dataset, f"--data {root}: {what}."))
+        raise DataNotFoundError(_how_to_get(dataset, f"--data {root}: {what}"))
     if dataset == "kinematic":
         bvh = root / "BVH"
         actors = [d for d in bvh.iterdir() if d.is_dir() and _ACTOR.match(d.name)] if bvh.is_dir() else []
         if not any(any(a.glob("*.bvh")) for a in actors):
             inside = sorted(p.name for p in root.iterdir())[:8]
-            hint = (" It looks like the BVH/ folder itself: point at the folder above it."
+            hint = (" (it looks like the BVH/ folder itself: point at the folder above it)"
                     if any(_ACTOR.match(n) for n in inside) else "")
             raise DataNotFoundError(_how_to_get(dataset, (
                 f"--data {root} is not the Kinematic dataset: expected BVH/<actor>/<name>.bvh "
-                f"(e.g. BVH/F01/F01A0V1.bvh) there, found {inside or 'an empty folder'}.{hint}")))
+                f"(e.g. BVH/F01/F01A0V1.bvh) there, found {inside or 'an empty folder'}{hint}")))
     elif dataset in ("bandai", "bandai-styles"):
         if not files_near(root, ["dataset-*_*.bvh"], depth=3):
             raise DataNotFoundError(_how_to_get(dataset, (
                 f"--data {root} is not the Bandai-Namco motion dataset: no dataset-N_<content>_<style>_<NNN>.bvh "
-                "files in it or in the folders below it.")))
+                "files in it or in the folders below it")))
     elif dataset == "emokine":
         if not files_near(root, ["*.csv", "*.mvnx"], depth=4):
             raise DataNotFoundError(_how_to_get(dataset, (
-                f"--data {root} is not the EMOKINE data: no XSENS CSV or MVNX files in it or in the folders below it.")))
+                f"--data {root} is not the EMOKINE data: no XSENS CSV or MVNX files in it or in the folders below it")))
     return root
 
 # %% ../nbs/07_study.ipynb #b3f0c1a2
@@ -223,7 +206,7 @@ def check_seed(seed) -> int:
 # %% ../nbs/07_study.ipynb #b3f0c1a5
 def check_out_dir(out) -> Path:
     "`out` resolved, once it is known that the run can write there (nothing is created); `UsageError` otherwise."
-    out = Path(out).expanduser().resolve()
+    out = check_path(out, "--out")
     for p in (out, out / "executed", out / "tables", out / "figures"):
         if p.exists() and not p.is_dir():
             raise UsageError(f"--out {out}: {p} is a file, not a folder")
@@ -610,8 +593,10 @@ def run_study(dataset: str = "synthetic", data_dir=None, profile: str = "full", 
         raise UsageError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     seed = check_seed(seed)
     log = log or (lambda msg: print(msg, flush=True))
-    nbs_dir = (Path(nbs_dir) if nbs_dir is not None else default_nbs_dir()).resolve()
-    data_root = check_data(dataset, data_dir, nbs_dir)
+    nbs_dir = check_path(nbs_dir, "--nbs") if nbs_dir is not None else default_nbs_dir().resolve()
+    if not nbs_dir.is_dir():
+        raise UsageError(f"--nbs {nbs_dir}: no such folder")
+    data_root = check_data(dataset, data_dir)
     notebooks = select_notebooks(find_notebooks(nbs_dir), only)
     if not notebooks:
         raise StudyError(f"no notebooks to run in {nbs_dir}")
@@ -619,7 +604,7 @@ def run_study(dataset: str = "synthetic", data_dir=None, profile: str = "full", 
     jobs = check_jobs(jobs)
     backend, scheduler = check_backend(backend, scheduler)
     storage = check_storage(storage)
-    cache = check_cache_dir(Path(cache_dir).expanduser().resolve() if cache_dir else None).resolve()
+    cache = check_cache_dir(check_path(cache_dir, "--cache") if cache_dir else None).resolve()
     skip_slow = profile == "quick" if skip_slow is None else skip_slow
     progress = sys.stderr.isatty() if progress is None else progress
     only_list = [p.stem for p in notebooks] if only else None
@@ -752,115 +737,8 @@ def compare_tables(a, b, names=None, ignore=TIMING_COLUMNS) -> dict:
             diffs[name] = str(e).strip()
     return diffs
 
-# %% ../nbs/07_study.ipynb #d57e3b41
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="emomotion", description="emomotion: emotion recognition from full-body movement.")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    s = sub.add_parser("study", help="re-run the study's notebooks with papermill and write the report",
-                       description="Re-execute the study's notebooks (nbs/) with papermill, in order, with the same "
-                                   "parameters, and write executed copies, tables, figures, REPORT.md, report.html and "
-                                   "provenance.json to --out.")
-    s.add_argument("--dataset", choices=DATASETS, default="synthetic",
-                   help="synthetic (generated, the default; no download), kinematic (PhysioNet, your copy), bandai, emokine")
-    s.add_argument("--data", metavar="DIR", default=None, help="folder of the real dataset (ignored for synthetic)")
-    s.add_argument("--profile", choices=PROFILES, default="full",
-                   help="full: the report (default); quick: tiny data, few folds/epochs, slow cells skipped")
-    s.add_argument("--seed", type=int, default=0, help="the one seed of every split, model and generator (default 0)")
-    s.add_argument("--only", metavar="NB[,NB...]", action="append", default=None,
-                   help="run only these notebooks (number, name or prefix: 02,04 or baselines); the report keeps the rest")
-    s.add_argument("--out", metavar="DIR", default="reports", help="output folder (default: reports/)")
-    s.add_argument("--cache", metavar="DIR", default=None,
-                   help="cache folder for parsed motions and features (default: $EMOMOTION_CACHE or ~/.cache/emomotion)")
-    s.add_argument("--jobs", metavar="N", type=int, default=None,
-                   help="folds run at once, one thread each (default: $EMOMOTION_JOBS, else all cores)")
-    s.add_argument("--backend", choices=("loky", "dask"), default="loky",
-                   help="where parallel folds run: loky = local processes (default), dask = the cluster at --scheduler")
-    s.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                   help="address of the Dask scheduler for --backend dask (e.g. tcp://HOST:8786)")
-    s.add_argument("--storage", metavar="URL", default=None,
-                   help="Optuna storage shared by the MLP searches of several processes or machines, e.g. "
-                        "postgresql://USER@HOST/DB (default: each run its own SQLite file)")
-    s.add_argument("--nbs", metavar="DIR", default=None, help="notebook folder (default: nbs/ of this checkout)")
-    s.add_argument("--report-only", action="store_true", help="rebuild REPORT.md and report.html from --out; run nothing")
-    from emomotion.predict import register_cli   # `emomotion train` and `emomotion predict` (nbs/08_predict.ipynb)
-    register_cli(sub)
-    c = sub.add_parser("cache", help="the fit cache: its size, and the entries this installation can no longer read",
-                       description="Show the fit cache (fold fits kept for reuse: evaluate.fit_cache_dir): its entries "
-                                   "and size, and those this installation can never read back (other emomotion code, "
-                                   "other library versions, another cache format, broken, interrupted writes); "
-                                   "--prune deletes those.")
-    c.add_argument("--cache", metavar="DIR", default=None,
-                   help="cache folder (default: $EMOMOTION_CACHE or ~/.cache/emomotion)")
-    c.add_argument("--prune", action="store_true", help="delete the entries this installation can never read back")
-    return p
-
-
-def _cache_command(args) -> int:
-    "`emomotion cache [--prune]`: the fit cache's size, what of it cannot be read any more and why; `--prune` deletes that."
-    from emomotion.evaluate import fit_cache_dir, fit_cache_entries, prune_fit_cache
-    if args.cache is not None:
-        check_cache_dir(args.cache)
-    e = fit_cache_entries(args.cache)
-    old = e.loc[~e.current]
-    print(f"fit cache {fit_cache_dir(args.cache)}: {len(e)} entries, {e.mib.sum():.1f} MiB; {len(old)} of them "
-          f"({old.mib.sum():.1f} MiB) this installation can never read back")
-    for why, g in old.groupby(old.why.str.split(":").str[0]):
-        print(f"  {why}: {len(g)} ({g.mib.sum():.1f} MiB)")
-    if args.prune:
-        gone = prune_fit_cache(args.cache)
-        print(f"removed {len(gone)} ({gone.mib.sum():.1f} MiB)")
-    elif len(old):
-        print("emomotion cache --prune deletes them")
-    return 0
-
-
-def _fail(parser, status: int, error: BaseException):
-    "End the command: `emomotion: error: <message>` on stderr, and exit `status`."
-    parser.exit(status, f"emomotion: error: {str(error).strip() or type(error).__name__}\n")
-
-
-def main(argv=None) -> int:
-    """The `emomotion` console command (`emomotion study|train|predict|cache ...`). An error ends it with `emomotion: error: ...`
-    (no traceback) and exit status 2 for an argument (a folder, the seed, `--only`, a bundle), 1 for the data or a notebook."""
-    parser = _parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    if args.command not in ("study", "train", "predict", "cache"):
-        parser.print_usage(sys.stderr)
-        _fail(parser, 2, UsageError("a command is required: emomotion study|train|predict|cache [options] "
-                                    "(emomotion study --help)"))
-    from emomotion.bundle import BundleError, SkeletonError
-    try:
-        if args.command == "train":       # arguments checked before any data work, as for the study
-            check_seed(args.seed)
-            check_out_dir(args.out)
-            check_cache_dir()
-            if args.dataset != "synthetic":
-                check_data(args.dataset, args.data)
-            return args.func(args)
-        if args.command == "predict":
-            return args.func(args)
-        if args.command == "cache":
-            return _cache_command(args)
-        if args.report_only:
-            out = Path(args.out).expanduser().resolve()
-            if not (out / "provenance.json").is_file():
-                raise UsageError(f"--out {out} holds no provenance.json: not a study folder")
-            md, page = write_report(out)
-            print(f"wrote {md} and {page}")
-            return 0
-        run_study(dataset=args.dataset, data_dir=args.data, profile=args.profile, seed=args.seed,
-                  only=",".join(args.only) if args.only is not None else None, out=args.out,
-                  nbs_dir=args.nbs, cache_dir=args.cache, jobs=args.jobs, backend=args.backend,
-                  scheduler=args.scheduler, storage=args.storage)
-    except (UsageError, DataNotFoundError, CacheError, BundleError, SkeletonError) as e:
-        _fail(parser, 2, e)
-    except (StudyError, DatasetError, BVHError, OSError) as e:
-        _fail(parser, 1, e)
-    except KeyboardInterrupt:
-        parser.exit(130, f"emomotion: interrupted; what finished is in {Path(args.out).resolve()}\n")
-    return 0
-
 # %% ../nbs/07_study.ipynb #23a83c5c
 if __name__ == "__main__" and "__file__" in globals():  # `python -m emomotion.study [study] ...`; not in a notebook
+    from emomotion.cli import main                     # the `study` command of `emomotion` (07c_cli)
     _argv = sys.argv[1:]
     sys.exit(main(_argv if _argv[:1] == ["study"] else ["study", *_argv]))

@@ -1,6 +1,7 @@
-"""The `emomotion` command fails fast and in one line: every argument is checked before any data work, and
-every error ends it with `emomotion: error: ...` (exit status 2 for an argument, 1 for the data), never a
-traceback. The data runs here use a one-cell notebook folder (`--nbs`), so no real notebook runs."""
+"""The `emomotion` command (`emomotion.cli`) fails fast and in one line: every argument is checked before any data
+work, and every error ends it with `emomotion: error: ...` (exit status 2 for an argument, 1 for the data, the same
+in every subcommand), never a traceback. Its parser imports nothing heavy, and every option says what it does. The
+data runs here use a one-cell notebook folder (`--nbs`), so no real notebook runs."""
 import csv
 import json
 import os
@@ -14,7 +15,11 @@ import pytest
 from emomotion import datasets as ds
 from emomotion import generator
 from emomotion import study
-from emomotion.study import main, write_notebook
+from emomotion.cli import main
+from emomotion.study import write_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+EMOMOTION = [sys.executable, "-m", "emomotion.cli"]          # the console script's function (settings.ini)
 
 PARAMS = 'dataset = "synthetic"\ndata_dir = None\nprofile = "quick"\nseed = 0\nout_dir = "x"'
 
@@ -52,8 +57,7 @@ def nbs(tmp_path):
 
 
 def test_no_command_prints_the_usage_and_exits_2():
-    exe = Path(sys.executable).with_name("emomotion")
-    proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(EMOMOTION, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.startswith("usage: emomotion")
     assert "a command is required" in _one_error_line(proc.stderr)
 
@@ -192,6 +196,7 @@ def test_train_checks_its_arguments_before_any_data_work(tmp_path, monkeypatch, 
 
 def test_predict_is_a_command_of_emomotion(tmp_path, capsys):
     "`emomotion predict` on a folder that is no bundle: the disclaimer, one error line, exit 2."
+    (tmp_path / "x.bvh").write_text("HIERARCHY\n")
     with pytest.raises(SystemExit) as e:
         main(["predict", str(tmp_path), str(tmp_path / "x.bvh")])
     err = capsys.readouterr().err
@@ -205,3 +210,138 @@ def test_jobs_reach_the_run_and_its_provenance(tmp_path, capsys, kin, nbs):
     prov = json.loads((tmp_path / "out" / "provenance.json").read_text())
     assert (prov["parameters"]["jobs"], prov["parameters"]["backend"], prov["parameters"]["storage"]) == (1, "loky", None)
     assert "--jobs 1" in prov["command"]
+
+
+# ---------------------------------------------------------------- the parser: light, versioned, every option explained
+def _heavy_after(code: str) -> list[str]:
+    "The heavy libraries a fresh interpreter has loaded after running `code`."
+    probe = (f"import sys\ntry:\n    {code}\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('numpy', 'pandas', 'scipy', 'sklearn', 'torch') if m in sys.modules), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    return proc.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["study", "--help"], ["predict", "--help"]])
+def test_help_imports_nothing_heavy(argv):
+    assert _heavy_after(f"from emomotion.cli import main; main({argv!r})") == "[]"
+
+
+def test_the_console_script_is_the_cli():
+    import configparser
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "settings.ini")
+    assert cfg["DEFAULT"]["console_scripts"] == "emomotion=emomotion.cli:main"
+
+
+def test_version(capsys):
+    from emomotion import __version__
+    assert _status(["--version"]) == 0
+    assert capsys.readouterr().out.split() == ["emomotion", __version__]
+
+
+def _subparsers():
+    import argparse
+    from emomotion.cli import build_parser
+    return next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def test_every_command_and_option_is_explained():
+    subs = _subparsers()
+    assert set(subs) == {"study", "train", "predict", "cache"}
+    for name, sp in subs.items():
+        assert sp.description and len(sp.description) > 40, name
+        for action in sp._actions:
+            assert action.help and len(action.help) > 10, (name, action.dest)
+    for name in ("study", "train"):
+        assert "bandai-styles" in subs[name]._option_string_actions["--dataset"].help, name
+    study_profile = subs["study"]._option_string_actions["--profile"]
+    train_profile = subs["train"]._option_string_actions["--profile"]
+    assert (study_profile.default, train_profile.default) == ("full", "quick")
+    assert "default of study" in study_profile.help and "default of train" in train_profile.help
+    assert "quick" in subs["study"].description and "full" in subs["train"].description   # each says the other's default
+
+
+def test_the_names_the_parser_lists_are_those_of_the_code():
+    "The parser writes the choices out (so --help loads no study code): each copy equals its home."
+    from emomotion import cli
+    from emomotion.bundle import MODELS
+    from emomotion.evaluate import BACKENDS
+    from emomotion.profiles import PROFILE_NAMES
+    from emomotion.study import DATASETS
+    assert (cli.DATASETS, cli.MODELS, cli.BACKENDS, cli.PROFILES) == (DATASETS, MODELS, BACKENDS, PROFILE_NAMES)
+
+
+# ---------------------------------------------------------------- the same mistake, the same exit status
+@pytest.mark.parametrize("command", ["study", "train"])
+def test_a_bad_dataset_is_an_argument_error_in_every_command(tmp_path, capsys, no_data_work, command):
+    base = [command, "--out", str(tmp_path / "out")] + (["--model", "rf"] if command == "train" else [])
+    assert _status(base + ["--dataset", "bandai-style"]) == 2
+    assert "invalid choice: 'bandai-style'" in _one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("command", ["study", "train"])
+@pytest.mark.parametrize("dataset", ["bandai", "bandai-styles", "kinematic", "emokine"])
+def test_a_real_dataset_without_data_says_what_to_pass(tmp_path, capsys, no_data_work, command, dataset):
+    """No folder is guessed (not even a copy beside the checkout, which this machine has): one line naming --data,
+    the folder it wants and where the dataset comes from; exit 2, before any data work."""
+    from emomotion.study import DATA_SOURCES
+    base = [command, "--out", str(tmp_path / "out")] + (["--model", "rf"] if command == "train" else [])
+    assert _status(base + ["--dataset", dataset]) == 2
+    err = capsys.readouterr().err
+    line = _one_error_line(err)
+    assert len([l for l in err.splitlines() if l.strip()]) == 1, err
+    assert f"--dataset {dataset} needs --data DIR" in line and DATA_SOURCES[dataset]["url"] in line
+    assert "--data wants" in line and "--dataset synthetic" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_symbolic_link_that_loops_is_one_line_and_exit_2(tmp_path, capsys, no_data_work):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    bvh = tmp_path / "x.bvh"
+    bvh.write_text("HIERARCHY\n")
+    out = str(tmp_path / "out")
+    cases = [
+        ["study", "--dataset", "kinematic", "--data", str(loop), "--out", out],
+        ["study", "--dataset", "bandai", "--data", str(loop / "data"), "--out", out],
+        ["study", "--out", str(loop)],
+        ["study", "--out", str(loop / "below")],
+        ["study", "--out", out, "--cache", str(loop)],
+        ["study", "--nbs", str(loop), "--out", out],
+        ["study", "--report-only", "--out", str(loop)],
+        ["train", "--model", "rf", "--dataset", "bandai", "--data", str(loop), "--out", out],
+        ["train", "--model", "rf", "--out", str(loop)],
+        ["predict", str(tmp_path), str(loop)],
+        ["predict", str(tmp_path), str(bvh), "--out", str(loop)],
+    ]
+    for argv in cases:
+        assert _status(argv) == 2, argv
+        err = capsys.readouterr().err
+        line = _one_error_line(err)
+        assert str(loop) in line and ("loop" in line or "Too many levels of symbolic links" in line), (argv, line)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--window", "0"], "--window"),
+    (["--hop", "-1"], "--hop"),
+    (["--units", "inch"], "auto, m, cm"),
+])
+def test_predict_checks_its_numbers_in_the_parser(tmp_path, capsys, args, says):
+    (tmp_path / "x.bvh").write_text("HIERARCHY\n")
+    assert _status(["predict", str(tmp_path), str(tmp_path / "x.bvh"), *args]) == 2
+    assert says in _one_error_line(capsys.readouterr().err)
+
+
+def test_predict_checks_its_paths_before_the_model_loads(tmp_path, capsys):
+    (tmp_path / "x.bvh").write_text("HIERARCHY\n")
+    assert _status(["predict", str(tmp_path), str(tmp_path / "missing.bvh")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.bvh: no such file or folder" in _one_error_line(err) and "Note:" not in err
+    assert _status(["predict", str(tmp_path), str(tmp_path / "x.bvh"), "--out", str(tmp_path)]) == 2
+    assert "is a folder" in _one_error_line(capsys.readouterr().err)
+
+
+def test_python_m_emomotion_study_is_the_study_command(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "emomotion.study", "--seed", "-1", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 2 and "--seed -1" in _one_error_line(proc.stderr)

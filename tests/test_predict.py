@@ -9,7 +9,7 @@ import pytest
 import skops.io as sio
 
 from emomotion import bundle as B, predict as P
-from emomotion.study import main as _main
+from emomotion.cli import main as _main
 from emomotion.baselines import make_baseline
 from emomotion.datasets import load_dataset
 from emomotion.evaluate import cross_validate, split_indices

@@ -12,7 +12,7 @@ from emomotion.evaluate import PROTOCOL_TEXT
 from emomotion.published import PUBLISHED
 from emomotion.report import (PUBLISHED_COLUMN, display_name, headline_figure, headline_table, model_family,
                               render_html, render_markdown, write_report)
-from emomotion.study import main
+from emomotion.cli import main
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -15,8 +15,9 @@ import pytest
 
 from emomotion.provenance import REPORT_FIGURE, fingerprint
 from emomotion.report import display_name, model_family, read_results
+from emomotion.cli import main
 from emomotion.study import (DATA_SOURCES, TIMING_COLUMNS, NotebookError, compare_tables, find_notebooks,
-                             is_runner_notebook, main, run_study, select_notebooks, write_notebook)
+                             is_runner_notebook, run_study, select_notebooks, write_notebook)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = find_notebooks(ROOT / "nbs")
@@ -191,8 +192,7 @@ def test_same_seed_gives_the_same_tables_and_reuses_the_cache(quick, cache, tmp_
 
 
 def test_kinematic_without_data_fails_at_once(tmp_path, capsys):
-    exe = Path(sys.executable).with_name("emomotion")
-    proc = subprocess.run([str(exe), "study", "--dataset", "kinematic", "--out", str(tmp_path / "o")],
+    proc = subprocess.run([sys.executable, "-m", "emomotion.cli", "study", "--dataset", "kinematic", "--out", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "https://physionet.org/content/kinematic-actors-emotions/2.1.0/" in proc.stderr
