@@ -15,8 +15,10 @@ process, with tracemalloc (numpy allocations), both as a multiple of the motion 
     .venv/bin/python benchmarks/bvh_speed.py --joints     # header parsing: 10,000 vs 40,000 joints
 
 Targets (issue 2): >= 5x faster than pymotion; peak memory <= about 3x the motion array.
-With --joints it times only the reading of files with 10,000 and 40,000 joints (two frames each) and
-prints the ratio: parsing the hierarchy is linear in the number of joints, so it should be near 4.
+With --joints it times only the reading of files with 10,000 and 40,000 joints (two frames each, CPU seconds,
+best of max(--repeat, 3)) and prints two ratios: 40,000 / 10,000 joints (parsing the hierarchy is linear in
+the number of joints, so it should be near 4), and ours / upc-pymotion's loader on the same file (pymotion
+checks nothing, so it is the floor of a Python reader: the strict one should stay within a small factor).
 """
 import argparse
 import json
@@ -75,14 +77,22 @@ def make_many_joints_file(path, n_joints, n_frames=2, seed=0):
 
 
 def time_joints(repeat):
-    "Best wall seconds of read_bvh on files with 10,000 and 40,000 joints, and their ratio."
-    best = {}
+    """Best CPU seconds of read_bvh on files with 10,000 and 40,000 joints, their ratio, and the ratio to
+    upc-pymotion's loader (`BVH.load`, which reads the same text without checking it) on the same files."""
+    from pymotion.io.bvh import BVH as PymotionBVH
+
+    def pymotion_load(f):
+        PymotionBVH().load(str(f))
+
+    best, peer = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in (10_000, 40_000):
             f = make_many_joints_file(Path(tmp) / f"J{n}.bvh", n)
-            best[n] = min(_wall(lambda: read_bvh(f)) for _ in range(max(repeat, 3)))
             assert len(read_bvh(f).joints) == n
-            print(f"{n:6d} joints: read_bvh {best[n]:.3f} s ({f.stat().st_size / 1e6:.1f} MB)")
+            best[n] = min(_cpu(lambda: read_bvh(f)) for _ in range(max(repeat, 3)))
+            peer[n] = min(_cpu(lambda: pymotion_load(f)) for _ in range(max(repeat, 3)))
+            print(f"{n:6d} joints ({f.stat().st_size / 1e6:.1f} MB): read_bvh {best[n]:.3f} CPU s, "
+                  f"pymotion {peer[n]:.3f} CPU s, ours / pymotion {best[n] / peer[n]:.2f}")
     print(f"ratio 40,000 / 10,000 joints: {best[40_000] / best[10_000]:.2f} (linear: 4, quadratic: 16)")
 
 
