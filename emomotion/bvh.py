@@ -719,9 +719,9 @@ def _no_gc():
 def read_bvh(path) -> BVH:
     """Read a BVH file. Raises `BVHError` (with path and line) for anything malformed.
 
-    Strict by design: only regular files; UTF-8 text; numbers in ASCII digits; a Frame Time within
-    `FRAME_TIME_RANGE`; every frame line must hold exactly one finite number per channel, and the
-    number of frame lines must equal `Frames:`."""
+    Strict by design: only regular files; UTF-8 text; numbers in ASCII digits, at most `MAX_NUMBER_CHARS`
+    characters long; a Frame Time within `FRAME_TIME_RANGE`; every frame line must hold exactly one finite
+    number per channel, and the number of frame lines must equal `Frames:`."""
     path = Path(path)
     try:
         mode = os.stat(path).st_mode             # follows symlinks

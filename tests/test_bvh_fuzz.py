@@ -36,7 +36,8 @@ from emomotion.bvh_writer import write_bvh
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEED_FRAMES = 4
-TOL = 1e-4            # as in test_bvh_oracle: file units (plus 1e-7 of the largest coordinate)
+TOL = 1e-4            # as in test_bvh_oracle: file units (plus REL_TOL of the largest coordinate)
+REL_TOL = 1e-6        # pymotion loses ~1.2e-7 of a coordinate (float32 eps): a root at 1e5 cm differed by 0.008
 MAX_SECONDS = 1.0     # per file
 
 
@@ -271,7 +272,7 @@ def agrees(r, ours, path) -> tuple[bool, str]:
     if list(names) != r.joints or list(parents[1:]) != list(r.parents[1:]) or list(end_parents) != [p for p, _ in r.end_sites]:
         return False, "pymotion reads another skeleton"
     scale = max(1.0, float(np.nanmax(np.abs(np.where(np.isfinite(ours), ours, 0)), initial=0)))
-    if not np.allclose(ours, theirs, rtol=0, atol=TOL + 1e-7 * scale, equal_nan=True):
+    if not np.allclose(ours, theirs, rtol=0, atol=TOL + REL_TOL * scale, equal_nan=True):
         return False, "pymotion reads other positions"
     return True, ""
 
