@@ -13,10 +13,13 @@ process, with tracemalloc (numpy allocations), both as a multiple of the motion 
 
     .venv/bin/python benchmarks/bvh_speed.py [--n-kinematic 8] [--repeat 2] [--seed 0]
     .venv/bin/python benchmarks/bvh_speed.py --joints     # header parsing: 10,000 vs 40,000 joints
+    .venv/bin/python benchmarks/bvh_speed.py --attacks    # the hostile inputs that once made it hang
 
 Targets (issue 2): >= 5x faster than pymotion; peak memory <= about 3x the motion array.
-With --joints it times only the reading of files with 10,000 and 40,000 joints (two frames each) and
-prints the ratio: parsing the hierarchy is linear in the number of joints, so it should be near 4.
+With --joints it times only the reading of files with 10,000 and 40,000 joints (two frames each, CPU seconds,
+best of max(--repeat, 3)) and prints two ratios: 40,000 / 10,000 joints (parsing the hierarchy is linear in
+the number of joints, so it should be near 4), and ours / upc-pymotion's loader on the same file (pymotion
+checks nothing, so it is the floor of a Python reader: the strict one should stay within a small factor).
 """
 import argparse
 import json
@@ -75,15 +78,57 @@ def make_many_joints_file(path, n_joints, n_frames=2, seed=0):
 
 
 def time_joints(repeat):
-    "Best wall seconds of read_bvh on files with 10,000 and 40,000 joints, and their ratio."
-    best = {}
+    """Best CPU seconds of read_bvh on files with 10,000 and 40,000 joints, their ratio, and the ratio to
+    upc-pymotion's loader (`BVH.load`, which reads the same text without checking it) on the same files."""
+    from pymotion.io.bvh import BVH as PymotionBVH
+
+    def pymotion_load(f):
+        PymotionBVH().load(str(f))
+
+    best, peer = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in (10_000, 40_000):
             f = make_many_joints_file(Path(tmp) / f"J{n}.bvh", n)
-            best[n] = min(_wall(lambda: read_bvh(f)) for _ in range(max(repeat, 3)))
             assert len(read_bvh(f).joints) == n
-            print(f"{n:6d} joints: read_bvh {best[n]:.3f} s ({f.stat().st_size / 1e6:.1f} MB)")
+            best[n] = min(_cpu(lambda: read_bvh(f)) for _ in range(max(repeat, 3)))
+            peer[n] = min(_cpu(lambda: pymotion_load(f)) for _ in range(max(repeat, 3)))
+            print(f"{n:6d} joints ({f.stat().st_size / 1e6:.1f} MB): read_bvh {best[n]:.3f} CPU s, "
+                  f"pymotion {peer[n]:.3f} CPU s, ours / pymotion {best[n] / peer[n]:.2f}")
     print(f"ratio 40,000 / 10,000 joints: {best[40_000] / best[10_000]:.2f} (linear: 4, quadratic: 16)")
+
+
+_OLD_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"   # the reader's number pattern until it was made possessive
+
+
+def time_attacks():
+    """The hostile inputs that made the reader hang: the number pattern on n digits and a letter (new against the
+    old pattern, whose time grows as n squared), and read_bvh on a small file with one 30,000-digit token and a
+    letter in a frame line or an OFFSET (a BVHError naming the line; it took over a minute)."""
+    import re
+    from emomotion import bvh
+    old = re.compile(_OLD_NUMBER)
+    for n in (1000, 2000, 4000):
+        s = "7" * n + "x"
+        t_old, t_new = _wall(lambda: old.fullmatch(s)), _wall(lambda: bvh._NUMBER_RE.fullmatch(s))
+        print(f"number pattern on {n:5d} digits + 'x': old {t_old:.4f} s, new {t_new:.6f} s, "
+              f"old / new {t_old / max(t_new, 1e-7):,.0f}")
+    head = ("HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0 0\n  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation "
+            "Yrotation\n  End Site\n  {\n    OFFSET 0 1 0\n  }\n}\nMOTION\nFrames: 300\nFrame Time: 0.033\n")
+    rows = "1.0 2.0 3.0 4.0 5.0 6.0\n" * 299
+    tok = "7" * 30_000 + "x"
+    with tempfile.TemporaryDirectory() as tmp:
+        for where, text in (("a frame line", head + rows + f"1 2 3 4 5 {tok}\n"),
+                            ("an OFFSET", head.replace("OFFSET 0 1 0", f"OFFSET 0 {tok} 0") + rows + "1 2 3 4 5 6\n")):
+            f = Path(tmp) / "attack.bvh"
+            f.write_text(text)
+            t = time.perf_counter()
+            try:
+                read_bvh(f)
+                what = "read (should not be)"
+            except ValueError as e:
+                what = str(e).split(": ", 1)[1][:90]
+            print(f"read_bvh, 30,000 digits + 'x' in {where} ({f.stat().st_size / 1e3:.0f} KB): "
+                  f"{time.perf_counter() - t:.3f} s: {what}")
 
 
 def ours(path):
@@ -146,12 +191,15 @@ def main():
     ap.add_argument("--repeat", type=int, default=2, help="passes over each set; the best is kept")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--joints", action="store_true", help="only time header parsing, 10,000 vs 40,000 joints")
+    ap.add_argument("--attacks", action="store_true", help="only time the hostile inputs that once made the reader hang")
     ap.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
         return memory_child(args.memory_child)
     if args.joints:
         return time_joints(args.repeat)
+    if args.attacks:
+        return time_attacks()
 
     rng = np.random.default_rng(args.seed)
     rows = []

@@ -24,7 +24,8 @@ from .skeletons import (  # the Kinematic skeleton, for `kinematic_skeleton`
     KINEMATIC_PARENT_IDX)
 
 # %% auto #0
-__all__ = ['CHANNEL_NAMES', 'FRAME_TIME_RANGE', 'BVHError', 'BVH', 'read_bvh', 'kinematic_skeleton', 'plot_skeleton']
+__all__ = ['CHANNEL_NAMES', 'FRAME_TIME_RANGE', 'MAX_NUMBER_CHARS', 'BVHError', 'BVH', 'read_bvh', 'kinematic_skeleton',
+           'plot_skeleton']
 
 # %% ../nbs/00_bvh.ipynb #6ca95298
 class BVHError(ValueError):
@@ -69,7 +70,9 @@ class BVH:
         self.parents = np.asarray(self.parents, dtype=np.int64).reshape(-1)
         self.offsets = np.asarray(self.offsets, dtype=np.float64).reshape(J, 3)
         self.end_sites = [(int(p), np.asarray(o, dtype=np.float64).reshape(3)) for p, o in self.end_sites]
-        self.channels = [[_canonical_channel(c) for c in chans] for chans in self.channels]
+        canon = {}                       # each distinct channel list is checked once (40,000 joints share one)
+        self.channels = [list(canon[k] if (k := tuple(chans)) in canon else canon.setdefault(
+            k, [_canonical_channel(c) for c in chans])) for chans in self.channels]
         self.motion = np.asarray(self.motion, dtype=np.float64)
         if self.motion.ndim == 1 and self.motion.size == 0:
             self.motion = self.motion.reshape(0, sum(map(len, self.channels)))
@@ -87,7 +90,7 @@ class BVH:
             if not 0 <= p < J:
                 raise ValueError(f"End Site parent {p} out of range")
         for j, chans in enumerate(self.channels):
-            if len(set(chans)) != len(chans):
+            if len(chans) > 1 and len(set(chans)) != len(chans):
                 raise ValueError(f"joint {self.joints[j]!r} repeats a channel: {chans}")
         C = sum(len(c) for c in self.channels)
         if self.motion.ndim != 2 or self.motion.shape[1] != C:
@@ -96,21 +99,28 @@ class BVH:
             raise ValueError(f"frame_time must be from {FRAME_TIME_RANGE[0]} to {FRAME_TIME_RANGE[1]} s, "
                              f"got {self.frame_time}")
         if not (np.isfinite(self.offsets).all() and np.isfinite(self.motion).all()
-                and all(np.isfinite(o).all() for _, o in self.end_sites)):
+                and np.isfinite(np.array([o for _, o in self.end_sites], dtype=np.float64)).all()):
             raise ValueError("offsets, End Site offsets and motion must be finite numbers")
         self._start = np.concatenate([[0], np.cumsum([len(c) for c in self.channels])]).astype(np.int64)
         self._index = {j: i for i, j in enumerate(self.joints)}
-        self._plan = []                  # per joint: position columns and axes, rotation columns and mixes
-        for chans, start in zip(self.channels, self._start.tolist()):
-            pos_cols, pos_axes, rot_cols, rot_mix = [], [], [], []
-            for col, name in enumerate(chans, start):
-                if name.endswith("position"):
-                    pos_cols.append(col)
-                    pos_axes.append(_AXIS[name[0]])
-                else:
-                    rot_cols.append(col)
-                    rot_mix.append(_MIX[_AXIS[name[0]]])
-            self._plan.append((pos_cols, pos_axes, rot_cols, rot_mix))
+
+    @property
+    def _plan(self) -> list:
+        "Per joint: position columns and axes, rotation columns and mixes (built when positions are first asked for)."
+        plan = self.__dict__.get("_plan_")
+        if plan is None:
+            plan = self.__dict__["_plan_"] = []
+            for chans, start in zip(self.channels, self._start.tolist()):
+                pos_cols, pos_axes, rot_cols, rot_mix = [], [], [], []
+                for col, name in enumerate(chans, start):
+                    if name.endswith("position"):
+                        pos_cols.append(col)
+                        pos_axes.append(_AXIS[name[0]])
+                    else:
+                        rot_cols.append(col)
+                        rot_mix.append(_MIX[_AXIS[name[0]]])
+                plan.append((pos_cols, pos_axes, rot_cols, rot_mix))
+        return plan
 
     @property
     def n_frames(self) -> int:
@@ -249,47 +259,110 @@ def _bvh_positions(self, joints=None, end_sites: bool = False) -> np.ndarray:
 BVH.positions = _bvh_positions
 
 # %% ../nbs/00_bvh.ipynb #e495fce9
-_TOKEN_RE = re.compile(r"[{}]|[^\s{}]+", re.ASCII)      # ASCII whitespace only, as in the motion block
-_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")   # ASCII digits only
-_INT_RE = re.compile(r"\+?[0-9]{1,18}")                  # fits an int64: no 5,000-digit int() call
+# every pattern here sees untrusted text and runs in time linear in it: possessive quantifiers, no
+# two ways to match the same characters (`[0-9]+\.?[0-9]*` tried every split of a digit run: quadratic)
+_TOKEN_RE = re.compile(r"[{}]|[^\s{}]++", re.ASCII)     # ASCII whitespace only, as in the motion block
+_NUMBER_RE = re.compile(r"[+-]?+(?:[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][+-]?+[0-9]++)?+")   # ASCII digits only
+_INT_RE = re.compile(r"\+?+[0-9]{1,18}+")               # fits an int64: no 5,000-digit int() call
+MAX_NUMBER_CHARS = 350
+"""The longest number (characters) a BVH may hold. Any float64 written in fixed-point notation with 17 significant
+digits fits (at most 343 characters: `-0.` then 323 zeros and 17 digits for the smallest, 309 digits before the
+point for the largest), so `write_bvh`'s output always reads back; a longer token is an error naming its line."""
 _WS = " \t\n\r\x0b\x0c"
 _MOTION_BYTES = b"0123456789+-.eE \t\n\r\x0b\x0c"   # all a MOTION block may contain
 _IS_NUM = np.zeros(256, bool)
 _IS_NUM[list(b"0123456789+-.eE")] = True             # the bytes a number is made of
 _ONE_PER_LINE = bytes.maketrans(b" \t\r\x0b\x0c", b"\n\n\n\n\n")
 _MAX_HEADER_LINE = 1 << 16
+_BOM = b"\xef\xbb\xbf"
 
 
 class _Tokens:
-    "Whitespace/brace tokens of the header, read line by line from a binary file, with line numbers."
+    """Whitespace/brace tokens of the header, with line numbers. The file is read in blocks of whole lines
+    (64 KiB, doubling to 4 MiB); a block that is plainly clean (UTF-8, no NUL, no lone CR, no line of
+    `_MAX_HEADER_LINE` bytes) is decoded at once, any other is checked line by line as each line is reached,
+    so a problem is reported on its own line and only if the header gets there. `motion_offset()` is where
+    the line after the current one starts, for the motion reader."""
 
     def __init__(self, f, path):
         self.f, self.path, self.line, self.toks, self.i = f, path, 0, [], 0
         self.text = ""                       # the current line, decoded
+        self._lines, self._k = [], 0         # lines of the current block (str: checked; bytes/None: to check)
+        self._data, self._rest = b"", b""    # the current block (whole lines) and a partial line after it
+        self._base = f.tell()                # file offset of the current block
+        self._size, self._eof = 1 << 16, False
+
+    def _read_block(self) -> bool:
+        if self._eof:
+            return False
+        self._base += len(self._data)
+        self._data, self._lines, self._k = b"", [], 0
+        while True:
+            chunk = self.f.read(self._size)
+            self._size = min(2 * self._size, 4 << 20)
+            data = self._rest + chunk if self._rest else chunk
+            if not chunk:                    # the end: a last line without its newline, or nothing
+                self._eof, self._rest = True, b""
+                if not data:
+                    return False
+                break
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                data, self._rest = data[:cut], data[cut:]
+                break
+            if len(data) >= _MAX_HEADER_LINE:   # the next line is too long: an error if the header gets there
+                self._eof, self._lines = True, [None]
+                return True
+            self._rest = data
+        if self._base == 0 and data.startswith(_BOM):    # a UTF-8 byte order mark
+            data, self._base = data[3:], 3
+        text = None
+        if (len(data) < _MAX_HEADER_LINE or max(map(len, data.split(b"\n"))) < _MAX_HEADER_LINE) \
+                and b"\x00" not in data and (b"\r" not in data or data.count(b"\r") == data.count(b"\r\n")):
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+        lines = text.split("\n") if text is not None else data.split(b"\n")
+        if data.endswith(b"\n"):
+            lines.pop()
+        self._data, self._lines = data, lines
+        return True
 
     def _fill(self) -> bool:
         while self.i >= len(self.toks):
-            raw = self.f.readline(_MAX_HEADER_LINE)
-            if not raw:
-                return False
+            if self._k >= len(self._lines):
+                if not self._read_block():
+                    return False
+                continue
+            s = self._lines[self._k]
+            self._k += 1
             self.line += 1
-            if len(raw) == _MAX_HEADER_LINE and not raw.endswith(b"\n"):
-                raise BVHError(f"a header line longer than {_MAX_HEADER_LINE} bytes: not a BVH file",
-                               self.path, self.line)
-            if b"\x00" in raw:
-                raise BVHError("binary data (NUL bytes): this is not a BVH text file", self.path, self.line)
-            if b"\r" in raw.rstrip(b"\r\n"):
-                raise BVHError("a carriage return inside a line (old Mac line endings?): "
-                               "lines must end in LF or CRLF", self.path, self.line)
-            if self.line == 1 and raw.startswith(b"\xef\xbb\xbf"):    # a UTF-8 byte order mark
-                raw = raw[3:]
-            try:
-                self.text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                msg = f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {exc.start + 1} (save the file as UTF-8)"
-                raise BVHError(("not a BVH file: " if self.line == 1 else "") + msg, self.path, self.line) from None
+            self.text = s if s.__class__ is str else self._check(s)
             self.toks, self.i = _TOKEN_RE.findall(self.text), 0
         return True
+
+    def motion_offset(self) -> int:
+        "File offset of the line after the current one (where the motion starts once the header is read)."
+        if self._k == 0:
+            return self._base
+        nl = np.flatnonzero(np.frombuffer(self._data, np.uint8) == 10)
+        return self._base + (int(nl[self._k - 1]) + 1 if self._k <= len(nl) else len(self._data))
+
+    def _check(self, raw) -> str:
+        "Decode one header line that its block's quick check did not clear; raise on its problem."
+        if raw is None or len(raw) >= _MAX_HEADER_LINE:
+            raise BVHError(f"a header line longer than {_MAX_HEADER_LINE} bytes: not a BVH file", self.path, self.line)
+        if b"\x00" in raw:
+            raise BVHError("binary data (NUL bytes): this is not a BVH text file", self.path, self.line)
+        if b"\r" in raw.rstrip(b"\r\n"):
+            raise BVHError("a carriage return inside a line (old Mac line endings?): "
+                           "lines must end in LF or CRLF", self.path, self.line)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            msg = f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {exc.start + 1} (save the file as UTF-8)"
+            raise BVHError(("not a BVH file: " if self.line == 1 else "") + msg, self.path, self.line) from None
 
     def peek(self) -> str | None:
         return self.toks[self.i] if self._fill() else None
@@ -305,6 +378,10 @@ class _Tokens:
         "The rest of the current line as written (consumed), without surrounding whitespace."
         if self.i >= len(self.toks):
             return ""
+        if self.i == len(self.toks) - 1:     # one token left (most joint names): it is the text
+            tok = self.toks[self.i]
+            self.i += 1
+            return tok
         start = [m.start() for m in _TOKEN_RE.finditer(self.text)][self.i]
         self.i = len(self.toks)
         return self.text[start:].strip(_WS)
@@ -324,6 +401,9 @@ def _short(tok: str) -> str:
 
 def _number(tz: _Tokens, what: str) -> float:
     tok = tz.next(what)
+    if len(tok) > MAX_NUMBER_CHARS:
+        raise tz.error(f"{what} is a token of {len(tok):,} characters, longer than any number "
+                       f"({MAX_NUMBER_CHARS} at most): {_short(tok)}")
     if tok.lower().lstrip("+-") in ("nan", "inf", "infinity"):
         raise tz.error(f"{what} is not a finite number: {_short(tok)}")
     if not _NUMBER_RE.fullmatch(tok):
@@ -332,6 +412,15 @@ def _number(tz: _Tokens, what: str) -> float:
     if not math.isfinite(v):
         raise tz.error(f"{what} is not a finite number: {_short(tok)}")
     return v
+
+
+def _quick_numbers(toks) -> list[float] | None:
+    "The values of number tokens that are plainly fine (short, well formed, finite), else None (`_number` says why)."
+    for t in toks:
+        if len(t) > MAX_NUMBER_CHARS or not _NUMBER_RE.fullmatch(t):
+            return None
+    vals = [float(t) for t in toks]
+    return vals if all(map(math.isfinite, vals)) else None
 
 
 def _parse_header(tz: _Tokens):
@@ -346,6 +435,7 @@ def _parse_header(tz: _Tokens):
         raise tz.error(f"expected 'ROOT' after HIERARCHY, found {_short(tok)}")
     joints, parents, offsets, channels, end_sites = [], [], [], [], []
     seen: dict[str, int] = {}  # joint name -> line, so a duplicate is found in O(1)
+    known: dict[tuple, list] = {}   # CHANNELS lists already checked (a file repeats a few of them)
     stack: list[list] = []     # [kind, index, line opened, offset seen, channels seen]
 
     def open_block(kind, idx):
@@ -387,7 +477,12 @@ def _parse_header(tz: _Tokens):
         if tok == "OFFSET":
             if has_off:
                 raise tz.error(f"second OFFSET in {kind} {_describe(kind, idx)}")
-            off = [_number(tz, f"OFFSET {a}") for a in "xyz"]
+            i = tz.i
+            off = _quick_numbers(tz.toks[i:i + 3]) if i + 3 <= len(tz.toks) else None   # the usual case
+            if off is None:
+                off = [_number(tz, f"OFFSET {a}") for a in "xyz"]
+            else:
+                tz.i = i + 3
             if kind == "End":
                 end_sites[idx] = (end_sites[idx][0], off)
             else:
@@ -401,8 +496,14 @@ def _parse_header(tz: _Tokens):
             n_tok = tz.next("the number of channels")
             if not _INT_RE.fullmatch(n_tok) or int(n_tok) > 6:
                 raise tz.error(f"CHANNELS needs a count from 0 to 6, found {_short(n_tok)}")
+            n, i = int(n_tok), tz.i
+            key = tuple(tz.toks[i:i + n]) if i + n <= len(tz.toks) else None
+            if key in known:                           # the same list as an earlier joint's, on one line
+                channels[idx], tz.i = list(known[key]), i + n
+                stack[-1][4] = True
+                continue
             chans = []
-            for _ in range(int(n_tok)):
+            for _ in range(n):
                 c = tz.next("a channel name")
                 if c.lower() not in _CANON:
                     raise tz.error(f"unknown channel name {_short(c)} in joint {joints[idx]!r} "
@@ -412,6 +513,8 @@ def _parse_header(tz: _Tokens):
                     raise tz.error(f"channel {c} listed twice in joint {joints[idx]!r}")
                 chans.append(c)
             channels[idx] = chans
+            if key is not None and len(known) < 64:
+                known[key] = list(chans)
             stack[-1][4] = True
         elif tok == "JOINT":
             if kind == "End":
@@ -493,6 +596,10 @@ def _diagnose(data: bytes, first_line: int, C: int, path) -> None:
         if len(toks) != C:
             raise BVHError(f"frame line has {len(toks)} values, expected {C} (one per channel)", path, line)
         for k, t in enumerate(toks):
+            if len(t) > MAX_NUMBER_CHARS:
+                raise BVHError(f"value {k + 1} of {C} is a token of {len(t):,} characters, longer than any "
+                               f"number ({MAX_NUMBER_CHARS} at most): {_short(t[:41].decode('utf-8', 'replace'))}",
+                               path, line)
             s = t.decode("utf-8", "replace")
             if s.lower().lstrip("+-") in ("nan", "inf", "infinity"):
                 raise BVHError(f"value {k + 1} of {C} is not a finite number: {_short(s)}", path, line)
@@ -517,7 +624,15 @@ def _parse_chunk(data: bytes, first_line: int, C: int, path):
     first_bytes = np.flatnonzero(tok0) + 1
     if len(a) and num[0]:
         first_bytes = np.insert(first_bytes, 0, 0)
-    del num, tok0
+    del tok0
+    ends = np.flatnonzero(num[:-1] > num[1:]) + 1   # where a number ends (before a blank)
+    if len(a) and num[-1]:
+        ends = np.append(ends, len(a))
+    del num
+    if len(ends) and (ends - first_bytes).max() > MAX_NUMBER_CHARS:
+        _diagnose(data, first_line, C, path)     # a token longer than any number: names its line
+        raise BVHError(f"a value longer than {MAX_NUMBER_CHARS} characters", path, first_line)
+    del ends
     counts = np.diff(np.searchsorted(first_bytes, np.append(starts, len(a))))   # values per line
     del first_bytes
     rows = np.flatnonzero(counts)
@@ -604,9 +719,9 @@ def _no_gc():
 def read_bvh(path) -> BVH:
     """Read a BVH file. Raises `BVHError` (with path and line) for anything malformed.
 
-    Strict by design: only regular files; UTF-8 text; numbers in ASCII digits; a Frame Time within
-    `FRAME_TIME_RANGE`; every frame line must hold exactly one finite number per channel, and the
-    number of frame lines must equal `Frames:`."""
+    Strict by design: only regular files; UTF-8 text; numbers in ASCII digits, at most `MAX_NUMBER_CHARS`
+    characters long; a Frame Time within `FRAME_TIME_RANGE`; every frame line must hold exactly one finite
+    number per channel, and the number of frame lines must equal `Frames:`."""
     path = Path(path)
     try:
         mode = os.stat(path).st_mode             # follows symlinks
@@ -620,6 +735,7 @@ def read_bvh(path) -> BVH:
         with _no_gc():      # the header makes many small objects and no cycles: the collector only costs time
             h, n_frames, frames_line, frame_time = _parse_header(tz)
         C = sum(len(c) for c in h["channels"])
+        f.seek(tz.motion_offset())               # the header reader reads ahead in blocks
         motion = _read_motion(f, str(path), tz.line + 1, n_frames, C, frames_line)
     return BVH(motion=motion, frame_time=frame_time, path=str(path), **h)
 

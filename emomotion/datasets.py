@@ -12,6 +12,7 @@ import os
 import re
 import stat
 import warnings
+from collections import Counter
 from dataclasses import replace
 from functools import reduce
 from pathlib import Path
@@ -36,7 +37,7 @@ __all__ = ['CONFLICT_COLUMNS', 'SKIPPED_COLUMNS', 'LEFT_OUT', 'BANDAI_EMOTION_ST
            'load_emokine', 'load_dataset', 'DatasetError']
 
 # %% ../nbs/00a_datasets.ipynb #1f0e0b72
-_NAME_RE = re.compile(r"^(?P<actor>[FM]\d{2})(?P<code>SA|SU|A|D|F|H|N)(?P<scenario>\d)V(?P<version>\d+)$")
+_NAME_RE = re.compile(r"^(?P<actor>[FM]\d{2})(?P<code>SA|SU|A|D|F|H|N)(?P<scenario>\d)V(?P<version>\d++)$")
 _SYNONYMS = {"anger": "Angry", "angry": "Angry", "disgust": "Disgust", "disgusted": "Disgust",
              "fear": "Fearful", "fearful": "Fearful", "afraid": "Fearful", "happy": "Happy",
              "happiness": "Happy", "joy": "Happy", "neutral": "Neutral", "sad": "Sad", "sadness": "Sad",
@@ -532,7 +533,7 @@ def load_kinematic(root, *, actors=None, name: str = "kinematic", cache_dir=None
     return clips
 
 # %% ../nbs/00a_datasets.ipynb #883f32a5
-_BANDAI_RE = re.compile(r"^dataset-(?P<dataset>\d+)_(?P<content>[^_]+)_(?P<style>[^_]+)_(?P<take>\d+)$")
+_BANDAI_RE = re.compile(r"^dataset-(?P<dataset>\d++)_(?P<content>[^_]++)_(?P<style>[^_]++)_(?P<take>\d++)$")
 BANDAI_EMOTION_STYLES: dict[str, str] = {"angry": "Angry", "happy": "Happy", "sad": "Sad", "normal": "Neutral"}
 "Bandai-Namco styles that are emotions -> label."
 _BANDAI_EXPECT = ("expected the Bandai-Namco-Research-Motiondataset: dataset-N_<content>_<style>_<NNN>.bvh files "
@@ -550,21 +551,84 @@ def parse_bandai_name(name) -> dict:
     return dict(dataset=int(d["dataset"]), content=d["content"], style=d["style"], take=int(d["take"]))
 
 
-def _bandai_cfg(root: Path, bvh: Path):
-    "The content and style label lists (cfg/*.txt) nearest above a file, or None."
+_BANDAI_FIELDS = ("content", "style")
+
+
+def _bandai_cfg(root: Path, bvh: Path) -> tuple[dict, list[Path]]:
+    """The label lists `cfg/content_label.txt` and `cfg/style_label.txt` nearest above a file (up to `root`), as
+    {field: (path, labels)} for those found, and the `cfg` folders looked in."""
+    found, looked = {}, []
     for d in [bvh.parent, *bvh.parent.parents]:
-        c, s = d / "cfg" / "content_label.txt", d / "cfg" / "style_label.txt"
-        if c.is_file() and s.is_file():
-            strip = lambda f: [ln.strip().split("_", 1)[-1] for ln in f.read_text().splitlines() if ln.strip()]
-            return strip(c), strip(s)
-        if d == root.parent:
-            return None
-    return None
+        looked.append(d / "cfg")
+        for field in _BANDAI_FIELDS:
+            f = d / "cfg" / f"{field}_label.txt"
+            if field not in found and f.is_file():
+                try:
+                    text = f.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as e:
+                    raise DatasetError(f"{f}: cannot read this label list ({type(e).__name__}: {e})") from None
+                found[field] = (f, [ln.strip().split("_", 1)[-1] for ln in text.splitlines() if ln.strip()])
+        if found or d == root.parent:
+            break
+    return found, looked
+
+
+def _bandai_ids(js: Path) -> dict[str, int]:
+    "The content and style ids of a clip's JSON file (`{\"content\": 0, \"style\": 0}`); `DatasetError` naming it."
+    try:
+        text = js.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetError(f"{js}: cannot read this clip's JSON ({type(e).__name__}: {e})") from None
+    try:
+        ids = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise DatasetError(f"{js}: not valid JSON ({' '.join(str(e).split())[:120]})") from None
+    if not isinstance(ids, dict):
+        raise DatasetError(f"{js}: expected an object like {{\"content\": 0, \"style\": 0}}, found {type(ids).__name__}")
+    out = {}
+    for field in _BANDAI_FIELDS:
+        v = ids.get(field)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise DatasetError(f"{js}: {field!r} must be a label number (0, 1, ...), found {v!r}")
+        out[field] = v
+    return out
+
+
+def _bandai_disagreements(checks: list) -> dict[str, str]:
+    """Without a label list, a JSON id is checked against the other clips. `checks` holds (path, json, field, id,
+    name). First, a clip whose id most clips with that id do not call by its name is out; then, among the rest, a
+    clip whose name most clips of that name do not give its id. A tie counts as a disagreement (which is right
+    cannot be told). Returns {path: reason} of the clips that disagree."""
+    bad = {}
+
+    def check(rows, key, val, say):
+        groups = {}
+        for r in rows:
+            groups.setdefault(key(r), Counter())[val(r)] += 1
+        for r in rows:
+            top = groups[key(r)].most_common(2)
+            if top[0][0] != val(r) or len(top) > 1 and top[1][1] == top[0][1]:
+                p, js, field, i, n = r
+                others = ", ".join(f"{k!r} ({c})" for k, c in groups[key(r)].most_common() if k != val(r))
+                bad.setdefault(str(p), f"DatasetError: {p}: its JSON ({js.name}) says {field} id {i}, but {say(r)} "
+                                       f"{others}; with no cfg/{field}_label.txt to decide, the clip is skipped")
+
+    for field in _BANDAI_FIELDS:
+        rows = [c for c in checks if c[2] == field]
+        check(rows, lambda r: r[3], lambda r: r[4], lambda r: f"other clips with {r[2]} id {r[3]} are named")
+        rows = [r for r in rows if str(r[0]) not in bad]
+        check(rows, lambda r: r[4], lambda r: r[3], lambda r: f"other clips named {r[4]!r} have {r[2]} ids")
+    return bad
 
 
 def load_bandai(root, emotions_only: bool = True, *, cache_dir=None, n_jobs: int = -1, progress: bool = True) -> Clips:
     """Bandai-Namco-Research-Motiondataset-1/-2 from `root`. `emotions_only`: keep the angry, happy,
-    sad and normal styles (labels Angry, Happy, Sad, Neutral); else every style (label = style)."""
+    sad and normal styles (labels Angry, Happy, Sad, Neutral); else every style (label = style).
+
+    Each clip's JSON (`{"content": i, "style": j}`, ids into `cfg/content_label.txt` and `cfg/style_label.txt`)
+    is checked against its file name; a clip where they disagree is skipped. Without a label list (one warning
+    says which is missing) the ids are checked against the other clips instead: a clip whose id or name the
+    rest of the dataset does not share is skipped. Clips without a JSON are loaded by their name (one warning)."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DatasetError(f"{root}: no such folder; {_BANDAI_EXPECT}")
@@ -574,20 +638,44 @@ def load_bandai(root, emotions_only: bool = True, *, cache_dir=None, n_jobs: int
     if not bandai_named:
         raise DatasetError(f"{root}: not the Bandai-Namco motion dataset; {_BANDAI_EXPECT}. "
                            f"Found {_listing(root)}.{_what_is_there(root)}")
-    cfg = _bandai_cfg(root, bandai_named[0])
-    rows, excluded = [], 0
+    cfg, looked = _bandai_cfg(root, bandai_named[0])
+    missing = [f for f in _BANDAI_FIELDS if f not in cfg]
+    if missing:
+        names = " and ".join(f"cfg/{f}_label.txt" for f in missing)
+        warnings.warn(f"{root}: no {names} (looked in {', '.join(map(str, looked))}): {' and '.join(missing)} labels "
+                      f"come from the file names, and each clip's JSON {' and '.join(missing)} id is checked against "
+                      "the other clips' (a clip that disagrees with them is skipped)", stacklevel=2)
+    recs, checks, no_json = [], [], []
     for p in paths:
         try:
             rec = parse_bandai_name(p)
             js = p.with_suffix(".json")
-            if cfg is not None and js.is_file():
-                ids = json.loads(js.read_text())
-                named = (cfg[0][int(ids["content"])], cfg[1][int(ids["style"])])
-                if named != (rec["content"], rec["style"]):
-                    raise DatasetError(f"{p}: its JSON says content {named[0]!r}, style {named[1]!r}, "
-                                       f"the name says {rec['content']!r}, {rec['style']!r}")
-        except (DatasetError, ValueError, KeyError, IndexError, OSError) as e:
+            if js.is_file():
+                ids = _bandai_ids(js)
+                for field in _BANDAI_FIELDS:
+                    if field not in cfg:
+                        checks.append((p, js, field, ids[field], rec[field]))
+                        continue
+                    f, labels = cfg[field]
+                    if ids[field] >= len(labels):
+                        raise DatasetError(f"{js}: {field} id {ids[field]} is not in {f} ({len(labels)} labels)")
+                    if labels[ids[field]] != rec[field]:
+                        raise DatasetError(f"{p}: its JSON ({js.name}) says {field} {labels[ids[field]]!r} "
+                                           f"({f.name} line {ids[field] + 1}), the name says {rec[field]!r}")
+            else:
+                no_json.append(p)
+        except (DatasetError, OSError) as e:
             pre_skipped.append((str(p), f"{type(e).__name__}: {e}"))
+            continue
+        recs.append((p, rec))
+    bad = _bandai_disagreements(checks)
+    pre_skipped += [(str(p), bad[str(p)]) for p, _ in recs if str(p) in bad]
+    if no_json:
+        warnings.warn(f"{root}: {len(no_json)} of {len(paths)} clips have no JSON beside them (e.g. {no_json[0].name}): "
+                      "their labels come from their file names, unchecked", stacklevel=2)
+    rows, excluded = [], 0
+    for p, rec in recs:
+        if str(p) in bad:
             continue
         if emotions_only and rec["style"] not in BANDAI_EMOTION_STYLES:
             excluded += 1
@@ -598,11 +686,12 @@ def load_bandai(root, emotions_only: bool = True, *, cache_dir=None, n_jobs: int
         raise DatasetError(f"{root}: no Bandai-Namco clip" + (" of an emotion style (angry, happy, sad, normal)"
                                                               if emotions_only else "") + f"; {_BANDAI_EXPECT}")
     clips = _make_clips("bandai", "bandai", root, pd.DataFrame(rows), "content", cache_dir, n_jobs, progress, pre_skipped)
-    clips.index.attrs.update(emotions_only=emotions_only, n_excluded=excluded)
+    clips.index.attrs.update(emotions_only=emotions_only, n_excluded=excluded,
+                             label_lists={f: str(cfg[f][0]) for f in cfg}, n_without_json=len(no_json))
     return clips
 
 # %% ../nbs/00a_datasets.ipynb #8491a674
-_EMOKINE_RE = re.compile(r"seq(?P<seq>\d+)_(?P<emotion>angry|content|fearful|joy|neutral|sad|explanation)", re.I)
+_EMOKINE_RE = re.compile(r"seq(?P<seq>\d++)_(?P<emotion>angry|content|fearful|joy|neutral|sad|explanation)", re.I)
 _EMOKINE_EXPECT = ("expected the EMOKINE pilot data: XSENS position CSVs (Data/CSV/<…seq<N>_<emotion>…>/position.csv) "
                    "or MVNX files (Data/MVNX/MVNX_seq<N>_<emotion>.mvnx), emotion one of angry, content, fearful, "
                    "joy, neutral, sad")

@@ -36,6 +36,8 @@ def pytest_unconfigure(config):
 def pytest_addoption(parser):
     parser.addoption("--fuzz-n", type=int, default=None,
                      help="mutated files in tests/test_bvh_fuzz.py (default 300, or $EMOMOTION_FUZZ_N)")
+    parser.addoption("--fuzz-seed", type=int, default=None,
+                     help="random seed of tests/test_bvh_fuzz.py's mutations (default 0, or $EMOMOTION_FUZZ_SEED)")
 
 
 import pytest

@@ -305,3 +305,69 @@ def test_random_mutations_raise_only_bvherror(tmp_path):
         np.testing.assert_array_equal(r.motion, naive_motion(b).reshape(r.motion.shape), err_msg=kinds)
         assert np.isfinite(r.motion).all() and np.isfinite(r.positions(end_sites=True)).all()
     assert ok > 5 and bad > 100, (ok, bad)
+
+
+# ---------------------------------------------------------------- untrusted text in linear time
+def test_number_pattern_is_linear_and_unchanged():
+    """`_NUMBER_RE` on '7' * 16,000 + 'x' took 17 s (`[0-9]+\\.?[0-9]*` tried every split of the digit run); now
+    every pattern the reader applies to file text is possessive. It still accepts exactly what the old one did."""
+    import re
+    from emomotion import bvh
+    for pat in (bvh._NUMBER_RE, bvh._INT_RE, bvh._TOKEN_RE):
+        t = time.perf_counter()
+        pat.fullmatch("7" * 16_000 + "x")
+        pat.fullmatch("7" * 16_000 + ".")
+        pat.findall("7" * 16_000 + "x")
+        assert time.perf_counter() - t < 1.0, pat.pattern
+    old = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+    rng = np.random.default_rng(0)
+    alphabet = list("0123456789.eE+-x")
+    words = ["".join(rng.choice(alphabet, int(rng.integers(1, 9)))) for _ in range(20_000)]
+    words += ["5", "5.", ".5", "-.5e-3", "1e5", "+1E+05", ".", "e5", "5e", "1.2.3", "--1", "1e5.5"]
+    for w in words:
+        assert bool(bvh._NUMBER_RE.fullmatch(w)) == bool(old.fullmatch(w)), w
+
+
+LONG = "7" * 30_000 + "x"           # the issue's attack: one 30,000-digit token and a letter (65 s before)
+
+
+@pytest.mark.parametrize("where, line, what", [
+    ("motion", 29, "value 3 of 15 is a token of 30,001 characters"),
+    ("offset", 8, "OFFSET y is a token of 30,001 characters"),
+    ("motion-digits", 29, "value 3 of 15 is a token of 30,000 characters"),    # digits only: no letter
+    ("offset-digits", 8, "OFFSET y is a token of 30,000 characters"),
+    ("motion-351", 29, "value 3 of 15 is a token of 351 characters"),         # finite, one past the bound
+])
+def test_overlong_token_is_an_error_on_its_line(tmp_path, where, line, what):
+    tok = {"motion-digits": LONG[:-1], "offset-digits": LONG[:-1], "motion-351": "0." + "0" * 348 + "1"}.get(where, LONG)
+    lines = list(LINES)
+    if where.startswith("motion"):
+        v = lines[line - 1].split()
+        lines[line - 1] = " ".join(v[:2] + [tok] + v[3:])
+    else:
+        lines[line - 1] = f"\t\tOFFSET 0.0 {tok} 0.0"
+    f = tmp_path / "long.bvh"
+    f.write_text("\n".join(lines) + "\n")
+    t = time.perf_counter()
+    with pytest.raises(BVHError) as e:
+        read_bvh(f)
+    assert time.perf_counter() - t < 1.0                       # the fuzzer's limit per file
+    assert e.value.line == line and e.value.path == str(f)
+    assert what in str(e.value) and "longer than any number (350 at most)" in str(e.value)
+
+
+def test_longest_float_text_reads_back(tmp_path):
+    "Every float64 in fixed-point notation fits `MAX_NUMBER_CHARS`, so what `write_bvh` writes reads back."
+    from emomotion.bvh import MAX_NUMBER_CHARS
+    tiny, huge = f"{-4.9406564584124654e-324:.340f}".rstrip("0"), f"{-1.7976931348623157e308:.9f}"
+    assert max(len(tiny), len(huge)) <= MAX_NUMBER_CHARS
+    lines = list(LINES)
+    v = lines[28].split()
+    lines[28] = " ".join(v[:3] + [huge, tiny] + v[5:])
+    lines[7] = f"\t\tOFFSET 0.0 {tiny} 0.0"
+    f = tmp_path / "longest.bvh"
+    f.write_text("\n".join(lines) + "\n")
+    r = read_bvh(f)
+    assert r.motion[1, 3] == -1.7976931348623157e308 and r.motion[1, 4] == -5e-324 and r.offsets[1, 1] == -5e-324
+    back = read_bvh(write_bvh(r, tmp_path / "back.bvh", precision=9))
+    assert back.motion[1, 3] == r.motion[1, 3]

@@ -343,3 +343,75 @@ def test_unreadable_file_info(tiny, tmp_path, content):
         load(root, tmp_path)
     msg = str(e.value)
     assert str(root / "file-info.csv") in msg and "filename, emotion, actor_ID" in msg and "\n" not in msg
+
+
+# ---------------------------------------------------------------- Bandai-Namco label files
+BANDAI_CLIPS = ["dataset-1_walk_angry_001", "dataset-1_walk_angry_002", "dataset-1_run_angry_001",
+                "dataset-1_walk_happy_001", "dataset-1_walk_happy_002", "dataset-1_run_happy_001",
+                "dataset-1_walk_sad_001", "dataset-1_run_sad_001"]
+
+
+def bandai_copy(tmp_path, cfg=("content", "style")) -> Path:
+    "A few real clips with their JSON in <root>/data, and the label lists named in `cfg` in <root>/cfg."
+    root = tmp_path / "bandai"
+    (root / "data").mkdir(parents=True)
+    for stem in BANDAI_CLIPS:
+        for ext in (".bvh", ".json"):
+            shutil.copy(BANDAI / "data" / (stem + ext), root / "data" / (stem + ext))
+    if cfg:
+        (root / "cfg").mkdir()
+        for field in cfg:
+            shutil.copy(BANDAI / "cfg" / f"{field}_label.txt", root / "cfg")
+    return root
+
+
+def load_bandai_warnings(root, tmp_path):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        c = ds.load_bandai(root, cache_dir=tmp_path / "cache", progress=False, n_jobs=1)
+    return c, [str(x.message) for x in w]
+
+
+@pytest.mark.skipif(not BANDAI.is_dir(), reason="no Bandai-Namco-1 copy at ../shared/data")
+@pytest.mark.parametrize("cfg", [(), ("content",)])
+def test_bandai_without_label_lists_warns_and_still_catches_a_lying_json(tmp_path, cfg):
+    """Without cfg/style_label.txt every clip was loaded by its name, a JSON that contradicts it included, with no
+    word. Now one warning names what is missing and what the loader does instead, and the JSON ids are checked
+    against the other clips': a clip named angry whose JSON has happy's style id is skipped, the rest load."""
+    root = bandai_copy(tmp_path, cfg)
+    happy = json.loads((root / "data" / "dataset-1_walk_happy_001.json").read_text())["style"]
+    liar = root / "data" / "dataset-1_run_angry_001.json"
+    liar.write_text(json.dumps(dict(json.loads(liar.read_text()), style=happy)))
+    c, msgs = load_bandai_warnings(root, tmp_path)
+    missing = [m for m in msgs if m.startswith(f"{root}: no ")]
+    assert len(missing) == 1 and "\n" not in missing[0]
+    assert ("cfg/content_label.txt and " in missing[0]) == (cfg == ())
+    assert f"looked in {root / 'data' / 'cfg'}, {root / 'cfg'}" in missing[0] and "come from the file names" in missing[0]
+    why = reasons(c)
+    bad = str(root / "data" / "dataset-1_run_angry_001.bvh")
+    assert set(why) == {bad} and len(c) == len(BANDAI_CLIPS) - 1
+    assert liar.name in why[bad] and f"style id {happy}" in why[bad] and "'happy' (3)" in why[bad]
+    # with both lists present the same clip is skipped, and nothing is warned about the lists
+    root2 = bandai_copy(tmp_path / "2")
+    shutil.copy(liar, root2 / "data" / liar.name)
+    c2, msgs2 = load_bandai_warnings(root2, tmp_path / "2")
+    assert not [m for m in msgs2 if m.startswith(f"{root2}: ")]          # no list or JSON is missing
+    assert set(reasons(c2)) == {str(root2 / "data" / "dataset-1_run_angry_001.bvh")}
+    assert "style 'happy'" in reasons(c2)[str(root2 / "data" / "dataset-1_run_angry_001.bvh")]
+
+
+@pytest.mark.skipif(not BANDAI.is_dir(), reason="no Bandai-Namco-1 copy at ../shared/data")
+def test_bandai_bad_json_is_named_and_missing_json_warned(tmp_path):
+    "A clip's invalid JSON is skipped with a reason naming the .json; clips without one load by name, with a warning."
+    root = bandai_copy(tmp_path)
+    (root / "data" / "dataset-1_walk_sad_001.json").write_text('{"content": 0, "style": ')
+    (root / "data" / "dataset-1_walk_happy_002.json").write_text('{"content": 0, "style": 99}')
+    (root / "data" / "dataset-1_run_sad_001.json").unlink()
+    c, msgs = load_bandai_warnings(root, tmp_path)
+    why = reasons(c)
+    bad = str(root / "data" / "dataset-1_walk_sad_001.json")
+    assert why[bad[:-5] + ".bvh"].startswith(f"DatasetError: {bad}: not valid JSON")
+    assert f"dataset-1_walk_happy_002.json: style id 99 is not in {root / 'cfg' / 'style_label.txt'}" in \
+        why[str(root / "data" / "dataset-1_walk_happy_002.bvh")]
+    assert len(c) == len(BANDAI_CLIPS) - 2 and str(root / "data" / "dataset-1_run_sad_001.bvh") in set(c.index.path)
+    assert any("1 of 8 clips have no JSON beside them (e.g. dataset-1_run_sad_001.bvh)" in m for m in msgs)
