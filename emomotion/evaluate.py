@@ -7,10 +7,10 @@ __all__ = ['PROTOCOLS', 'PROTOCOL_NAMES', 'PROTOCOL_TEXT', 'ADAPTATION_PROTOCOLS
            'RESULTS_COLUMNS', 'SKIPPED_CSV_COLUMNS', 'stratified_splitter', 'quiet_splits', 'protocols_for',
            'make_splitter', 'split_indices', 'make_toy_study', 'Chance', 'chance_level', 'binomial_test_vs_chance',
            'accuracy_ci', 'chance_test', 'CVResult', 'resolve_jobs', 'dask_client', 'fold_backend', 'limit_threads',
-           'cross_validate_many', 'cross_validate', 'fit_cache_dir', 'fit_cache_enabled', 'fit_cache_entries',
-           'prune_fit_cache', 'count_correct', 'permutation_test', 'plot_confusion', 'confusion_figure',
-           'plot_per_class_f1', 'save_figure', 'summary_row', 'append_results', 'write_tables', 'record_skipped',
-           'ResourceMeter']
+           'cross_validate_many', 'cross_validate', 'compare', 'write_contrasts', 'fit_cache_dir', 'fit_cache_enabled',
+           'fit_cache_entries', 'prune_fit_cache', 'count_correct', 'permutation_test', 'plot_confusion',
+           'confusion_figure', 'plot_per_class_f1', 'save_figure', 'summary_row', 'append_results', 'write_tables',
+           'record_skipped', 'ResourceMeter']
 
 # %% ../nbs/01a_evaluate.ipynb #576589b1
 import time
@@ -35,6 +35,8 @@ from sklearn.utils.validation import _num_samples
 from tqdm import tqdm
 
 from .cache import atomic_path, cache_root
+from .stats import (N_BOOT, Comparison, Interval, cluster_bootstrap_interval, cluster_chance_test,
+                            contrasts_table, fold_interval, paired_comparison)
 
 # %% ../nbs/01a_evaluate.ipynb #049f2711
 def stratified_splitter(n_splits: int, grouped: bool = False, seed: int = 0):
@@ -175,8 +177,9 @@ def binomial_test_vs_chance(n_correct: int, n: int, p: float, alternative: str =
 
 # %% ../nbs/01a_evaluate.ipynb #ddd1c4ae
 def accuracy_ci(n_correct: int, n: int, level: float = 0.95, method: str = "exact") -> tuple[float, float]:
-    """Two-sided `level` confidence interval of the accuracy `n_correct / n`: `method="exact"`
-    (Clopper–Pearson, never too narrow) or `"wilson"` (shorter, approximately `level`)."""
+    """Two-sided `level` confidence interval of the accuracy `n_correct / n` of `n` INDEPENDENT trials:
+    `method="exact"` (Clopper–Pearson, never too narrow) or `"wilson"` (shorter, approximately `level`). Clips of
+    one actor are not independent: for a model's cross-validated accuracy use `CVResult.cluster_interval`."""
     if not (0 <= n_correct <= n and n > 0):
         raise ValueError(f"need 0 <= n_correct <= n and n > 0, got n_correct={n_correct}, n={n}")
     if method not in ("exact", "wilson", "wilsoncc"):
@@ -186,8 +189,9 @@ def accuracy_ci(n_correct: int, n: int, level: float = 0.95, method: str = "exac
 
 
 def chance_test(n_correct: int, n: int, p: float, level: float = 0.95) -> dict:
-    """`n_correct` of `n` against a chance rate `p`: accuracy and its exact interval, the expected count
-    under chance, and exact binomial p-values for above chance, below chance and two-sided."""
+    """`n_correct` of `n` independent trials against a chance rate `p`: accuracy and its exact interval, the
+    expected count under chance, and exact binomial p-values for above chance, below chance and two-sided.
+    (A model's pooled clips are not independent: `CVResult.summary` tests with the group-cluster bootstrap.)"""
     lo, hi = accuracy_ci(n_correct, n, level)
     return dict(n_correct=int(n_correct), n=int(n), accuracy=n_correct / n, ci_low=lo, ci_high=hi, chance=p,
                 expected=n * p, p_above=binomial_test_vs_chance(n_correct, n, p, "greater"),
@@ -222,18 +226,46 @@ class CVResult:
     groups: np.ndarray | None = None        # pooled test groups (None without groups)
     estimators: list | None = None          # fitted models per fold (return_estimator=True)
     elapsed_s: float = float("nan")
+    group_name: str | None = None           # what the groups are ('actor', 'content'), for tables
 
     @property
     def n(self) -> int:
         "Number of pooled test predictions (= rows of X)."
         return len(self.y_true)
 
+    @property
+    def cluster(self) -> str:
+        "The unit the intervals and the chance test resample: the groups' name, or 'clip' without groups."
+        if self.groups is None:
+            return "clip"
+        return self.group_name or ("actor" if self.protocol.startswith("actors") else "group")
+
+    @property
+    def hits(self) -> np.ndarray:
+        "1.0 where the pooled prediction is right, else 0.0 (pooled order)."
+        return (self.y_true == self.y_pred).astype(float)
+
     def chance(self) -> Chance:
         "Chance level of the pooled labels."
         return chance_level(self.y_true)
 
+    def fold_interval(self, metric: str = "accuracy", level: float = 0.95) -> Interval:
+        "Mean of the per-fold `metric` with its t-interval over the folds (`stats.fold_interval`; NaN under `loo`)."
+        if self.protocol == "loo":
+            return Interval(np.nan, np.nan, np.nan, level, "none (a fold is one clip)", self.n_splits)
+        return fold_interval(self.folds[metric], level)
+
+    def cluster_interval(self, level: float = 0.95, n_boot: int = N_BOOT, seed: int = 0) -> Interval:
+        "Pooled accuracy with its group-cluster bootstrap interval (`stats.cluster_bootstrap_interval`, `cluster`)."
+        return cluster_bootstrap_interval(self.hits, self.groups, level, n_boot, seed, self.cluster)
+
+    def cluster_chance_test(self, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+        "p-values of the pooled accuracy above / below chance (majority class) by the group-cluster bootstrap."
+        return cluster_chance_test(self.hits, self.chance().majority, self.groups, n_boot, seed)
+
     def summary(self) -> dict:
-        "Headline numbers: fold mean ± std, pooled metrics, chance and binomial p-values against it."
+        """Headline numbers: fold mean ± std with the t-interval over folds, pooled metrics with the group-cluster
+        bootstrap interval, chance and the group-cluster bootstrap p-values against it (`cluster` names the unit)."""
         yt, yp = self.y_true, self.y_pred
         pooled = _fold_metrics(yt, yp)
         ch = self.chance()
@@ -244,16 +276,20 @@ class CVResult:
             f = self.folds
             acc, acc_sd = f.accuracy.mean(), f.accuracy.std(ddof=1)
             f1, f1_sd = f.macro_f1.mean(), f.macro_f1.std(ddof=1)
+        fi, ci = self.fold_interval(), self.cluster_interval()
+        test = self.cluster_chance_test()
         return dict(
             protocol=self.protocol, folds=self.n_splits, n_clips=self.n, seed=self.seed,
             accuracy=float(acc), accuracy_std=float(acc_sd), macro_f1=float(f1), macro_f1_std=float(f1_sd),
-            pooled_accuracy=pooled["accuracy"], pooled_balanced_accuracy=pooled["balanced_accuracy"],
+            accuracy_ci_low=fi.low, accuracy_ci_high=fi.high, fold_interval=fi.method,
+            pooled_accuracy=pooled["accuracy"], pooled_ci_low=ci.low, pooled_ci_high=ci.high,
+            cluster=self.cluster, n_clusters=ci.n_units, cluster_interval=ci.method,
+            pooled_balanced_accuracy=pooled["balanced_accuracy"],
             pooled_macro_f1=pooled["macro_f1"], macro_precision=pooled["macro_precision"],
             macro_recall=pooled["macro_recall"], weighted_precision=pooled["weighted_precision"],
             weighted_recall=pooled["weighted_recall"], weighted_f1=pooled["weighted_f1"],
             chance=ch.majority, chance_uniform=ch.uniform, n_correct=n_correct,
-            p_above_chance=binomial_test_vs_chance(n_correct, self.n, ch.majority, "greater"),
-            p_below_chance=binomial_test_vs_chance(n_correct, self.n, ch.majority, "less"),
+            p_above_chance=test["p_above"], p_below_chance=test["p_below"],
         )
 
     def report(self, averages: bool = False) -> pd.DataFrame:
@@ -285,8 +321,9 @@ class CVResult:
     def __repr__(self):
         s = self.summary()
         return (f"CVResult({self.protocol}, {self.n_splits} folds, n={self.n}: accuracy {s['accuracy']:.3f} ± "
-                f"{s['accuracy_std']:.3f}, macro-F1 {s['macro_f1']:.3f}, chance {s['chance']:.3f}, "
-                f"p(>chance)={s['p_above_chance']:.2g})")
+                f"{s['accuracy_std']:.3f}, pooled {s['pooled_accuracy']:.3f} [{s['pooled_ci_low']:.3f}, "
+                f"{s['pooled_ci_high']:.3f}] ({s['cluster']}-cluster), macro-F1 {s['macro_f1']:.3f}, chance "
+                f"{s['chance']:.3f}, p(>chance)={s['p_above_chance']:.2g})")
 
 # %% ../nbs/01a_evaluate.ipynb #5ca1e0a1
 import operator
@@ -505,6 +542,66 @@ def cross_validate(model, X, y, protocol: str = "stratified", groups=None, n_spl
     return cross_validate_many({protocol: (model, protocol)}, X, y, groups, n_splits, seed, n_jobs, progress,
                                fit_groups, return_estimator, desc or protocol, cache)[protocol]
 
+
+# %% ../nbs/01a_evaluate.ipynb #d422243c
+def _as_runs(r, side):
+    rs = list(r) if isinstance(r, (list, tuple)) else [r]
+    if not rs or not all(isinstance(x, CVResult) for x in rs):
+        raise TypeError(f"compare: {side} must be a CVResult or a list of CVResults (one per seed)")
+    return rs
+
+
+def _row_order(r: CVResult):
+    order = np.argsort(r.test_index, kind="stable")
+    if not np.array_equal(r.test_index[order], np.arange(r.n)):
+        return None                          # not every row tested once: no clip-level bootstrap
+    return order
+
+
+def compare(a, b, names=("A", "B"), metric: str = "accuracy", level: float = 0.95, n_boot: int = N_BOOT,
+            seed: int = 0) -> Comparison:
+    """Paired comparison of run `a` with run `b` on the same folds (`stats.paired_comparison`): per-fold
+    differences of `metric` with a t-interval, exact sign and Wilcoxon p, and the paired group-cluster bootstrap
+    of the pooled-accuracy difference (groups of `a`; clips when it has none). `a`, `b`: a `CVResult` each, or a
+    list of results per seed (repeated cross-validation, repeat i of `a` paired with repeat i of `b`)."""
+    A, B = _as_runs(a, "a"), _as_runs(b, "b")
+    if len(A) != len(B):
+        raise ValueError(f"compare: {len(A)} repeats of {names[0]!r} but {len(B)} of {names[1]!r}")
+    for i, (x, y) in enumerate(zip(A, B)):
+        if x.protocol.split("+")[0] != y.protocol.split("+")[0] or x.n != y.n or x.n_splits != y.n_splits:
+            raise ValueError(f"compare: repeat {i} of {names[0]!r} ({x.protocol}, {x.n_splits} folds, {x.n} clips) and "
+                             f"of {names[1]!r} ({y.protocol}, {y.n_splits} folds, {y.n} clips) are not the same folds")
+    tests = lambda r: [r.test_index[r.fold_of == k] for k in range(r.n_splits)]
+    scores = lambda r: r.folds[metric].to_numpy(dtype=float)
+    orders = [(_row_order(x), _row_order(y)) for x, y in zip(A, B)]
+    ca = cb = groups = None
+    if all(ox is not None and oy is not None for ox, oy in orders):
+        for x, y, (ox, oy) in zip(A, B, orders):
+            if not np.array_equal(x.y_true[ox], y.y_true[oy]):
+                raise ValueError(f"compare: {names[0]!r} and {names[1]!r} were not run on the same labels")
+        ca = np.stack([x.hits[o] for x, (o, _) in zip(A, orders)])
+        cb = np.stack([y.hits[o] for y, (_, o) in zip(B, orders)])
+        groups = None if A[0].groups is None else A[0].groups[orders[0][0]]
+    return paired_comparison([scores(x) for x in A], [scores(y) for y in B], [tests(x) for x in A],
+                             [tests(y) for y in B], ca, cb, groups, names=names, metric=metric, level=level,
+                             n_boot=n_boot, seed=seed, group_name=A[0].cluster if groups is not None else None)
+
+
+def write_contrasts(comparisons, out_dir, name: str, caption: str = "") -> pd.DataFrame:
+    """Write the comparisons (`{label: Comparison}`) as `{out_dir}/tables/{name}_contrasts.csv` and `.md` (under a
+    caption naming the intervals); returns the table (`stats.contrasts_table`)."""
+    table = contrasts_table(comparisons)
+    d = Path(out_dir) / "tables"
+    d.mkdir(parents=True, exist_ok=True)
+    table.to_csv(d / f"{name}_contrasts.csv", index=False)
+    methods = "; ".join(dict.fromkeys(list(table.interval) + [m for m in table.cluster_interval if m]))
+    head = (f"**{name}: paired contrasts**{' — ' + caption if caption else ''}. Difference a − b of the fold "
+            f"accuracies on the same folds, 95 % intervals ({methods}); a difference is stated only when every "
+            "interval excludes 0.")
+    shown = table[["contrast", "a", "b", "mean_a", "mean_b", "difference", "ci_low", "ci_high", "cluster_ci_low",
+                   "cluster_ci_high", "a_wins", "b_wins", "p_sign", "p_wilcoxon", "verdict"]]
+    (d / f"{name}_contrasts.md").write_text(head + "\n\n" + shown.to_markdown(index=False, floatfmt=".3f") + "\n")
+    return table
 
 # %% ../nbs/01a_evaluate.ipynb #d0b371e7
 import hashlib
@@ -1012,7 +1109,7 @@ FAMILIES = {
 
 RESULTS_COLUMNS = ["dataset", "model", "family", "protocol", "folds", "accuracy", "accuracy_std", "macro_f1",
                    "macro_f1_std", "chance", "n_clips", "seed", "pooled_accuracy", "p_above_chance", "p_below_chance",
-                   "notes"]
+                   "accuracy_ci_low", "accuracy_ci_high", "pooled_ci_low", "pooled_ci_high", "cluster", "notes"]
 _KEY = ["dataset", "model", "protocol"]
 
 
@@ -1071,12 +1168,15 @@ def write_tables(result: CVResult, out_dir, name: str, caption: str = "") -> dic
     rep = result.report(averages=True)
     rep.to_csv(paths["report"])
     result.confusion().to_csv(paths["confusion"])
+    fold_ci = ("" if np.isnan(s["accuracy_ci_low"]) else
+               f", 95 % {s['fold_interval']} [{s['accuracy_ci_low']:.3f}, {s['accuracy_ci_high']:.3f}]")
     head = (f"**{name}** — protocol `{result.protocol}`, {result.n_splits} folds, seed {result.seed}, "
             f"{result.n} clips{'; ' + caption if caption else ''}. Accuracy {s['accuracy']:.3f} ± "
-            f"{s['accuracy_std']:.3f} (mean ± sd over folds), macro-F1 {s['macro_f1']:.3f} ± {s['macro_f1_std']:.3f}, "
-            f"pooled accuracy {s['pooled_accuracy']:.3f} ({s['n_correct']}/{result.n}); chance (majority class) "
-            f"{s['chance']:.3f}, 1/K {s['chance_uniform']:.3f}; exact binomial p(above chance) = "
-            f"{s['p_above_chance']:.2g}, p(below chance) = {s['p_below_chance']:.2g}.")
+            f"{s['accuracy_std']:.3f} (mean ± sd over folds{fold_ci}), macro-F1 {s['macro_f1']:.3f} ± "
+            f"{s['macro_f1_std']:.3f}, pooled accuracy {s['pooled_accuracy']:.3f} ({s['n_correct']}/{result.n}; 95 % "
+            f"{s['cluster_interval']} [{s['pooled_ci_low']:.3f}, {s['pooled_ci_high']:.3f}]); chance (majority "
+            f"class) {s['chance']:.3f}, 1/K {s['chance_uniform']:.3f}; {s['cluster']}-cluster bootstrap "
+            f"p(above chance) = {s['p_above_chance']:.2g}, p(below chance) = {s['p_below_chance']:.2g}.")
     md = "\n\n".join([head, "Per fold:", result.folds.to_markdown(index=False, floatfmt=".3f"),
                       "Per class (pooled over folds):", rep.to_markdown(floatfmt=".3f"),
                       "Confusion matrix (pooled counts; rows true, columns predicted):",
