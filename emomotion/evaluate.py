@@ -7,10 +7,10 @@ __all__ = ['PROTOCOLS', 'PROTOCOL_NAMES', 'PROTOCOL_TEXT', 'ADAPTATION_PROTOCOLS
            'RESULTS_COLUMNS', 'SKIPPED_CSV_COLUMNS', 'stratified_splitter', 'quiet_splits', 'protocols_for',
            'make_splitter', 'split_indices', 'make_toy_study', 'Chance', 'chance_level', 'binomial_test_vs_chance',
            'accuracy_ci', 'chance_test', 'CVResult', 'resolve_jobs', 'dask_client', 'fold_backend', 'limit_threads',
-           'cross_validate_many', 'cross_validate', 'compare', 'write_contrasts', 'fit_cache_dir', 'fit_cache_enabled',
-           'fit_cache_entries', 'prune_fit_cache', 'count_correct', 'permutation_test', 'plot_confusion',
-           'confusion_figure', 'plot_per_class_f1', 'save_figure', 'summary_row', 'append_results', 'write_tables',
-           'record_skipped', 'ResourceMeter']
+           'cross_validate_many', 'cross_validate', 'compare', 'compare_pairs', 'write_contrasts', 'fit_cache_dir',
+           'fit_cache_enabled', 'fit_cache_entries', 'prune_fit_cache', 'count_correct', 'permutation_test',
+           'plot_confusion', 'confusion_figure', 'plot_per_class_f1', 'save_figure', 'summary_row', 'append_results',
+           'write_tables', 'record_skipped', 'ResourceMeter']
 
 # %% ../nbs/01a_evaluate.ipynb #576589b1
 import time
@@ -559,11 +559,12 @@ def _row_order(r: CVResult):
 
 
 def compare(a, b, names=("A", "B"), metric: str = "accuracy", level: float = 0.95, n_boot: int = N_BOOT,
-            seed: int = 0) -> Comparison:
+            seed: int = 0, group_name: str | None = None) -> Comparison:
     """Paired comparison of run `a` with run `b` on the same folds (`stats.paired_comparison`): per-fold
     differences of `metric` with a t-interval, exact sign and Wilcoxon p, and the paired group-cluster bootstrap
     of the pooled-accuracy difference (groups of `a`; clips when it has none). `a`, `b`: a `CVResult` each, or a
-    list of results per seed (repeated cross-validation, repeat i of `a` paired with repeat i of `b`)."""
+    list of results per seed (repeated cross-validation, repeat i of `a` paired with repeat i of `b`). `group_name`
+    names the groups ('actor', 'content'; default `CVResult.cluster`)."""
     A, B = _as_runs(a, "a"), _as_runs(b, "b")
     if len(A) != len(B):
         raise ValueError(f"compare: {len(A)} repeats of {names[0]!r} but {len(B)} of {names[1]!r}")
@@ -584,7 +585,22 @@ def compare(a, b, names=("A", "B"), metric: str = "accuracy", level: float = 0.9
         groups = None if A[0].groups is None else A[0].groups[orders[0][0]]
     return paired_comparison([scores(x) for x in A], [scores(y) for y in B], [tests(x) for x in A],
                              [tests(y) for y in B], ca, cb, groups, names=names, metric=metric, level=level,
-                             n_boot=n_boot, seed=seed, group_name=A[0].cluster if groups is not None else None)
+                             n_boot=n_boot, seed=seed,
+                             group_name=(group_name or A[0].cluster) if groups is not None else None)
+
+
+def compare_pairs(results: dict, pairs, group_name: str | None = None, **kw) -> dict:
+    """Every pair `(a, b)` of run names compared (`compare`) under each protocol both ran: `results` is keyed
+    `(name, protocol)` (a chapter's `cross_validate_many` runs) or by name → list of results per seed under
+    `(name, protocol)` keys. Returns `{"a vs b (protocol)": Comparison}`, in the order of `pairs`."""
+    protocols = list(dict.fromkeys(k[1] for k in results))
+    out = {}
+    for a, b in pairs:
+        for p in protocols:
+            if (a, p) in results and (b, p) in results:
+                out[f"{a} vs {b} ({p})"] = compare(results[a, p], results[b, p], names=(a, b),
+                                                   group_name=group_name, **kw)
+    return out
 
 
 def write_contrasts(comparisons, out_dir, name: str, caption: str = "") -> pd.DataFrame:
