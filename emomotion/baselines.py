@@ -84,7 +84,8 @@ def run_baselines(X, y, groups, group_col: str, dataset: str, profile: str = "qu
         grouped = protocol != "stratified"
         # every (model, fold) search of this protocol in ONE pool of fold workers (`cross_validate_many`), so no
         # model waits for the last fold of the one before. One pool per protocol: a grouped search is fitted with
-        # the training groups (`fit_groups`), a stratified one never sees them. The costliest search goes first
+        # the training groups (`fit_groups`), a stratified one never sees them (its result keeps them: its
+        # intervals resample whole actors, whose clips are alike in whatever fold they land). The costliest search goes first
         # (joblib hands out jobs in order, and longest-first leaves the least idle at the end): one full-profile
         # search on 900 rows × 450 features, one thread, took 75 CPU-s for gradient boosting, 23 for the forest,
         # 4 for the SVM.
@@ -94,12 +95,13 @@ def run_baselines(X, y, groups, group_col: str, dataset: str, profile: str = "qu
         # the forest's fold fits go to the fit cache (`evaluate.fit_cache_dir`), its grouped models included: chapters
         # 10 and 11 fit the same forest on the same folds, and read it back instead
         forest = [m for m in runs if m == "Random Forest"]
-        pool = cross_validate_many(runs, X, y, groups if grouped else None, n_splits=n_splits, seed=seed,
+        pool = cross_validate_many(runs, X, y, groups, n_splits=n_splits, seed=seed,
                                    n_jobs=n_jobs, progress=progress, fit_groups=grouped, desc=f"baselines / {protocol}",
                                    cache=forest, return_estimator=forest if grouped else False)
         for name in models:
             model, res = runs[name][0], pool[name]
             res.estimators = None                       # kept only for the fit cache (above)
+            res.group_name = group_col                  # intervals and chance test resample whole groups
             results[(name, protocol)] = res
             if out_dir is not None:
                 stem = f"baselines_{_slug(dataset)}_{_slug(name)}_{protocol}"

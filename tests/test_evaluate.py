@@ -16,9 +16,11 @@ from sklearn.preprocessing import FunctionTransformer
 from scipy.stats import beta, binom
 
 from emomotion.evaluate import (FAMILIES, PROTOCOL_NAMES, PROTOCOL_TEXT, PROTOCOLS, CVResult, accuracy_ci,
-                                append_results, binomial_test_vs_chance, chance_level, chance_test, count_correct,
-                                cross_validate, make_splitter, make_toy_study, permutation_test, quiet_splits,
-                                split_indices, stratified_splitter, summary_row, write_tables)
+                                append_results, binomial_test_vs_chance, chance_level, chance_test, compare,
+                                count_correct, cross_validate, make_splitter, make_toy_study, permutation_test,
+                                quiet_splits, split_indices, stratified_splitter, summary_row, write_contrasts,
+                                write_tables)
+from emomotion.stats import N_BOOT
 from emomotion.published import PUBLISHED
 
 
@@ -223,7 +225,72 @@ def test_below_chance_is_flagged():
             return self.classes_[(X[:, 0].astype(int) + 1) % len(self.classes_)]
 
     s = cross_validate(Wrong(), X, y, "stratified", n_splits=4, progress=False).summary()
-    assert s["pooled_accuracy"] == 0 and s["p_below_chance"] < 1e-6 and s["p_above_chance"] == 1
+    # the chance test is the cluster bootstrap (clips as the unit here: no groups): its smallest p is 1/(1 + N_BOOT)
+    assert s["pooled_accuracy"] == 0 and s["p_below_chance"] == pytest.approx(1 / (1 + N_BOOT))
+    assert s["p_above_chance"] == 1 and s["cluster"] == "clip"
+
+
+class ByActor(ClassifierMixin, BaseEstimator):
+    "Right on the clips whose column 1 is 1 (its 'good' actors), wrong elsewhere; column 0 is the label code."
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        X = np.asarray(X)
+        code = X[:, 0].astype(int)
+        return self.classes_[np.where(X[:, 1] == 1, code, (code + 1) % len(self.classes_))]
+
+
+def _by_actor_study(good):
+    "10 actors × 3 classes × 4 clips; the model is right on every clip of the actors in `good`, wrong on the rest."
+    actors = np.repeat([f"A{k}" for k in range(10)], 12)
+    y = np.tile(np.repeat(["a", "b", "c"], 4), 10)
+    code = np.unique(y, return_inverse=True)[1]
+    flag = np.isin(actors, [f"A{k}" for k in good]).astype(float)
+    return np.c_[code, flag], y, actors
+
+
+def test_chance_test_and_interval_respect_actors():
+    "Half the actors all right, half all wrong: 0.5 against chance 1/3 is not shown once actors are the unit."
+    X, y, actors = _by_actor_study(range(5))
+    r = cross_validate(ByActor(), X, y, "actors", groups=actors, n_splits=5, progress=False)
+    s = r.summary()
+    assert s["pooled_accuracy"] == 0.5 and s["cluster"] == "actor" and s["n_clusters"] == 10
+    # clips as independent trials: "highly significant"; actors as the unit: not shown
+    assert binomial_test_vs_chance(60, 120, 1 / 3) < 1e-3
+    assert s["p_above_chance"] > 0.05
+    lo, hi = accuracy_ci(60, 120)
+    assert s["pooled_ci_high"] - s["pooled_ci_low"] > 2 * (hi - lo)     # wider than Clopper–Pearson on clips
+    assert s["accuracy_ci_low"] <= s["accuracy"] <= s["accuracy_ci_high"]
+    # stratified folds, groups given: still clustered on actors
+    st = cross_validate(ByActor(), X, y, "stratified", groups=actors, n_splits=5, progress=False)
+    assert st.summary()["cluster"] == "group" and st.summary()["n_clusters"] == 10    # unnamed groups
+    st.group_name = "actor"
+    assert st.summary()["cluster"] == "actor" and st.summary()["p_above_chance"] > 0.05
+
+
+def test_compare_paired_on_the_same_folds(tmp_path):
+    X, y, actors = _by_actor_study(range(10))
+    good = cross_validate(ByActor(), X, y, "actors", groups=actors, n_splits=5, progress=False)
+    X3 = X.copy()
+    X3[::4, 1] = 0                                                # wrong on every 4th clip: 3 of each actor's 12
+    half = cross_validate(ByActor(), X3, y, "actors", groups=actors, n_splits=5, progress=False)
+    c = compare(good, half, names=("all", "half"))
+    assert c.difference == pytest.approx(0.25) and c.cluster.estimate == pytest.approx(0.25)
+    assert (c.cluster.low, c.cluster.high) == pytest.approx((0.25, 0.25))
+    assert c.verdict == "all above half" and c.wording.startswith("all above half by 0.250")
+    same = compare(good, good)
+    assert same.difference == 0 and same.verdict == "no difference shown"
+    with pytest.raises(ValueError, match="not run on the same folds"):
+        compare(good, cross_validate(ByActor(), X, y, "actors", groups=actors, n_splits=5, seed=3, progress=False))
+    with pytest.raises(ValueError, match="are not the same folds"):
+        compare(good, cross_validate(ByActor(), X, y, "stratified", n_splits=5, progress=False))
+    rep = compare([good, good], [half, half])                     # repeated CV: repeats pooled
+    assert (rep.repeats, rep.folds) == (2, 5) and "Nadeau–Bengio" in rep.fold.method
+    table = write_contrasts({"all vs half": c}, tmp_path, "toy")
+    assert table.verdict.tolist() == ["all above half"]
+    assert "actor-cluster bootstrap" in (tmp_path / "tables" / "toy_contrasts.md").read_text()
 
 
 def test_permutation_test_detects_signal_and_its_absence():
