@@ -23,7 +23,7 @@ import pandas as pd
 from .bvh import BVHError
 from .cache import CacheError, check_cache_dir
 from .datasets import DatasetError, files_near
-from .evaluate import ResourceMeter
+from .evaluate import ResourceMeter, stop_cleanly
 from .provenance import (SHARED_TABLES, TRACKED, fingerprint, git_state, load_provenance, machine,
                                   max_rss_mb, notebook_cost, now, package_versions, same_study, skipped_files,
                                   snapshot)
@@ -822,6 +822,7 @@ def _fail(parser, status: int, error: BaseException):
 def main(argv=None) -> int:
     """The `emomotion` console command (`emomotion study|train|predict|cache ...`). An error ends it with `emomotion: error: ...`
     (no traceback) and exit status 2 for an argument (a folder, the seed, `--only`, a bundle), 1 for the data or a notebook."""
+    stop_cleanly()                    # SIGTERM / SIGHUP stop it as Ctrl-C does; either ends the fold workers too
     parser = _parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command not in ("study", "train", "predict", "cache"):
