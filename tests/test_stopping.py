@@ -82,20 +82,26 @@ def test_sigterm_ends_a_study_like_ctrl_c_and_leaves_no_process(tmp_path, make_t
         assert any("ipykernel" in _cmd(p) for p in seen.values()), "no notebook kernel seen"
         run.send_signal(signal.SIGTERM)
         _, err = run.communicate(timeout=60)
-    finally:
+        assert run.returncode == 130, err
+        assert "interrupted" in err and "Traceback" not in err, err
+        left = [p for p in seen.values() if _alive(p)]
+        for _ in range(100):                    # resource trackers leave once the processes they watch are gone
+            left = [p for p in left if _alive(p)]
+            if not left:
+                break
+            time.sleep(0.1)
+        assert not left, [f"{p.pid}: {_cmd(p)}" for p in left]
+        same_session = [p for p in psutil.process_iter() if _alive(p) and _session(p) == run.pid]
+        assert not same_session, [f"{p.pid}: {_cmd(p)}" for p in same_session]
+    finally:                                    # whatever failed, nothing of the run outlives the test
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
-    assert run.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err, err
-    left = [p for p in seen.values() if _alive(p)]
-    for _ in range(100):                        # resource trackers leave once the processes they watch are gone
-        left = [p for p in left if _alive(p)]
-        if not left:
-            break
-        time.sleep(0.1)
-    assert not left, [f"{p.pid}: {_cmd(p)}" for p in left]
-    same_session = [p for p in psutil.process_iter() if _alive(p) and _session(p) == run.pid]
-    assert not same_session, [f"{p.pid}: {_cmd(p)}" for p in same_session]
+            run.communicate()
+        for p in seen.values():
+            try:
+                p.kill() if _alive(p) else None
+            except psutil.Error:
+                pass
 
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["status"] == "interrupted" and prov["notebooks"][0]["status"] == "interrupted"
