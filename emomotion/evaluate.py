@@ -7,9 +7,10 @@ __all__ = ['PROTOCOLS', 'PROTOCOL_NAMES', 'PROTOCOL_TEXT', 'ADAPTATION_PROTOCOLS
            'RESULTS_COLUMNS', 'SKIPPED_CSV_COLUMNS', 'stratified_splitter', 'quiet_splits', 'protocols_for',
            'make_splitter', 'split_indices', 'make_toy_study', 'Chance', 'chance_level', 'binomial_test_vs_chance',
            'accuracy_ci', 'chance_test', 'CVResult', 'resolve_jobs', 'dask_client', 'fold_backend', 'limit_threads',
-           'cross_validate_many', 'cross_validate', 'compare', 'compare_pairs', 'write_contrasts', 'repeat_seeds',
-           'count_correct', 'permutation_test', 'plot_confusion', 'confusion_figure', 'plot_per_class_f1',
-           'save_figure', 'summary_row', 'append_results', 'write_tables', 'record_skipped', 'ResourceMeter']
+           'Interrupted', 'stop_cleanly', 'cross_validate_many', 'cross_validate', 'compare', 'compare_pairs',
+           'write_contrasts', 'repeat_seeds', 'count_correct', 'permutation_test', 'plot_confusion', 'confusion_figure',
+           'plot_per_class_f1', 'save_figure', 'summary_row', 'append_results', 'write_tables', 'record_skipped',
+           'ResourceMeter']
 
 # %% ../nbs/01a_evaluate.ipynb #576589b1
 import time
@@ -410,6 +411,86 @@ def limit_threads(n: int | None):
         finally:
             if torch is not None:
                 torch.set_num_threads(before)
+
+# %% ../nbs/01a_evaluate.ipynb #412fd90c
+import signal
+import threading
+
+
+class Interrupted(KeyboardInterrupt):
+    "What SIGTERM or SIGHUP raises in the main thread once `stop_cleanly` is on: a `KeyboardInterrupt`, as for Ctrl-C."
+
+
+_STOPPING = []          # the signal being handled, once one arrived
+
+
+def _end_children(grace: float = 3.0):
+    """End every process this one started, workers of workers and notebook kernels included: joblib's loky executor
+    shut down with its workers killed, then each other descendant sent SIGTERM and, `grace` seconds later, SIGKILL.
+    Resource trackers go last: they clean up shared memory when the processes they watch are gone, then leave by
+    themselves (this process's own one when it exits); one still there after `grace` seconds is killed."""
+    import psutil
+    try:
+        procs = psutil.Process().children(recursive=True)   # listed first: a dead parent's children are not found
+    except psutil.Error:
+        procs = []
+    rex = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(rex, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=False, kill_workers=True)
+
+    def tracker(p):
+        try:
+            return any("resource_tracker" in a for a in p.cmdline())
+        except psutil.Error:
+            return False
+    trackers = [p for p in procs if tracker(p)]
+    others = [p for p in procs if p not in trackers]
+    for p in others:
+        try:
+            p.terminate()
+        except psutil.Error:
+            pass
+    for p in psutil.wait_procs(others, timeout=grace)[1]:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    def foreign(p):                              # a tracker of another (ended) process, not this one's
+        try:
+            return p.ppid() != os.getpid()
+        except psutil.Error:
+            return False
+    left = [p for p in trackers if foreign(p)]
+    for p in psutil.wait_procs(left, timeout=grace)[1]:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+
+
+def stop_cleanly(signals=("SIGTERM", "SIGHUP")):
+    """From now on, SIGTERM and SIGHUP (`timeout`, a scheduler, a closed terminal) stop this process as Ctrl-C does,
+    and Ctrl-C stops the processes it started too: the first such signal ends every descendant (`_end_children`:
+    fold workers, notebook kernels and their workers, their resource trackers), then raises `Interrupted` (SIGTERM,
+    SIGHUP) or `KeyboardInterrupt` (SIGINT) in the main thread, so that every `finally` runs (partial results and
+    provenance written; the caches stay consistent, every write of theirs being atomic). A second signal raises at
+    once. A command's `main()` calls it first; called outside the main thread it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        first = not _STOPPING
+        _STOPPING.append(signum)
+        if first:
+            _end_children()
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Interrupted(f"stopped by {signal.Signals(signum).name}")
+
+    for name in ("SIGINT", *signals):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), handler)
 
 # %% ../nbs/01a_evaluate.ipynb #ba1375c4
 def _run_fold(model, X, codes, groups, train, test, n_classes, fit_groups, keep, threads=None, store=None):

@@ -27,6 +27,10 @@ def test_prior_following_scores_zero_under_loo_on_balanced_data(n_groups, n_clas
     assert (grp.y_pred == grp.y_true).sum() == n_groups          # one hit per group: exactly chance
 
 
+def _entries(folder):
+    return sorted(p for p in Path(folder).iterdir() if not p.name.startswith("."))
+
+
 def test_fit_cache_reuses_only_identical_fits(tmp_path):
     X, y, _ = make_toy_study(n_actors=4, n_classes=3, per_cell=3, n_features=4, seed=0)
     X = X.to_numpy()
@@ -37,25 +41,112 @@ def test_fit_cache_reuses_only_identical_fits(tmp_path):
     assert p2.cache_hit_ and np.array_equal(p2.predict_proba(X), p1)
     assert not FitCache(LogisticRegression(C=2.0), str(tmp_path)).fit(X, y).cache_hit_      # other params
     assert not FitCache(LogisticRegression(C=0.5), str(tmp_path)).fit(X, y[::-1]).cache_hit_  # other labels
-    assert len(list(tmp_path.glob("*.pkl"))) == 3
+    assert len(_entries(tmp_path)) == 3 and all(p.is_dir() for p in _entries(tmp_path))
 
+
+class _RunsCode:
+    "Unpickling this creates the file `path`: what a crafted cache entry would do if it were ever unpickled."
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _no_pickle(monkeypatch):
+    import pickle
+
+    import cloudpickle
+
+    def refuse(*a, **k):
+        raise AssertionError("something was unpickled")
+    for mod in (pickle, cloudpickle):
+        monkeypatch.setattr(mod, "load", refuse)
+        monkeypatch.setattr(mod, "loads", refuse)
+
+
+def test_fit_cache_stores_no_pickle_and_unpickles_nothing(tmp_path, monkeypatch):
+    "Entries are skops (trusted types) and safetensors files with their SHA-256 in entry.json; reading unpickles nothing."
+    from emomotion.lstm import make_motion_lstm
+    X, y, _ = make_toy_study(n_actors=4, n_classes=3, per_cell=2, n_features=6, seed=0)
+    S = np.random.default_rng(0).normal(size=(len(y), 4, 154))
+    S[..., -1] = 1
+    Xp, tk = stack_blocks(a=X.to_numpy(), s=S)
+    models = [Pipeline([("take", tk["a"]), ("svm", make_descriptor_svm(calibration_cv=2))]),
+              Pipeline([("take", tk["s"]), ("lstm", make_motion_lstm(max_epochs=1, hidden=4))])]
+    first = [FitCache(m, str(tmp_path)).fit(Xp, y) for m in models]
+    files = sorted(p.relative_to(tmp_path).as_posix().split("/", 1)[1] for p in tmp_path.rglob("*") if p.is_file())
+    assert set(files) == {"entry.json", "m.1.0/model.skops", "m.1.1/model.skops", "m.1.2/model.skops",
+                          "m.1.0/model.skops", "m.1.1/weights.safetensors"}, files
+    _no_pickle(monkeypatch)
+    again = [FitCache(m, str(tmp_path)).fit(Xp, y) for m in models]
+    assert all(a.cache_hit_ for a in again)
+    for a, b in zip(first, again):
+        np.testing.assert_allclose(a.predict_proba(Xp), b.predict_proba(Xp), atol=1e-6)
+
+
+def test_a_crafted_cache_entry_never_runs_code(tmp_path, monkeypatch):
+    """Every file of the cache replaced by a pickle that would create a file when unpickled: the next fit warns,
+    refits and overwrites the entry; the pickle is never loaded. The same with the SHA-256 in entry.json updated to
+    match, and with a skops file that holds a function (an untrusted type): refused before anything is loaded."""
+    import json
+    import pickle
+
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+    X, y, _ = make_toy_study(n_actors=4, n_classes=3, per_cell=3, n_features=4, seed=0)
+    X = X.to_numpy()
+    cache, marker = tmp_path / "fits", tmp_path / "code-ran"
+    model = LogisticRegression()
+    fresh = FitCache(model, str(cache)).fit(X, y)
+    for f in [p for p in cache.rglob("*") if p.is_file()]:
+        f.write_bytes(pickle.dumps(_RunsCode(marker)))
+    with pytest.warns(UserWarning, match="is broken"):
+        m = FitCache(model, str(cache)).fit(X, y)
+    assert not marker.exists() and not m.cache_hit_
+    np.testing.assert_array_equal(m.predict_proba(X), fresh.predict_proba(X))
+    assert FitCache(model, str(cache)).fit(X, y).cache_hit_              # overwritten with a good entry
+
+    (entry,) = _entries(cache)
+    meta = json.loads((entry / "entry.json").read_text())
+    (name,) = [n for n in meta["files"] if n.endswith(".skops")]
+    for payload, why in ((pickle.dumps(_RunsCode(marker)), "BadZipFile|not a zip"),
+                         (None, "outside the trusted list")):
+        if payload is None:
+            sio.dump(FunctionTransformer(func=os.system, kw_args={"command": f"touch {marker}"}), entry / name)
+        else:
+            (entry / name).write_bytes(payload)
+        import hashlib
+        meta["files"][name] = hashlib.sha256((entry / name).read_bytes()).hexdigest()
+        (entry / "entry.json").write_text(json.dumps(meta))
+        _no_pickle(monkeypatch)
+        with pytest.warns(UserWarning, match=why):
+            m = FitCache(model, str(cache)).fit(X, y)
+        monkeypatch.undo()
+        assert not marker.exists() and not m.cache_hit_
+        np.testing.assert_array_equal(m.predict_proba(X), fresh.predict_proba(X))
+        meta = json.loads((entry / "entry.json").read_text())
 
 
 def test_fit_cache_never_leaves_half_a_model(tmp_path, monkeypatch):
-    "A failure while storing a fitted model leaves neither a partial .pkl nor a temporary file (cache.atomic_path)."
+    "A failure while storing a fitted model leaves no entry and no temporary folder; the fit is used uncached."
     import emomotion.emokine as ek
     X, y, _ = make_toy_study(n_actors=4, n_classes=3, per_cell=3, n_features=4, seed=0)
+    real = ek._save_fitted
 
-    def broken_dump(obj, fh):
-        fh.write(b"half a model")
+    def broken(est, folder, name="m"):
+        real(est, folder, name)
         raise OSError("disk full")
 
-    monkeypatch.setattr(ek.cloudpickle, "dump", broken_dump)
-    with pytest.raises(OSError, match="disk full"):
-        FitCache(LogisticRegression(), str(tmp_path / "fits")).fit(X.to_numpy(), y)
+    monkeypatch.setattr(ek, "_save_fitted", broken)
+    with pytest.warns(UserWarning, match="disk full"):
+        m = FitCache(LogisticRegression(), str(tmp_path / "fits")).fit(X.to_numpy(), y)
+    assert not m.cache_hit_ and hasattr(m, "classes_")
     assert [p.name for p in (tmp_path / "fits").iterdir()] == []
     monkeypatch.undo()
     assert not FitCache(LogisticRegression(), str(tmp_path / "fits")).fit(X.to_numpy(), y).cache_hit_
+
 
 def test_fusion_averages_members_fitted_in_the_fold(tmp_path):
     X, y, g = make_toy_study(n_actors=5, n_classes=3, per_cell=2, n_features=6, seed=1)

@@ -55,11 +55,20 @@ def test_folds_use_every_core_by_default_with_one_thread_each(monkeypatch):
     assert {e.blas_threads_ for e in est} == {1} and {e.torch_threads_ for e in est} == {1}
 
 
-def test_emomotion_jobs_one_runs_the_folds_here_untouched(monkeypatch):
+def test_emomotion_jobs_one_runs_the_folds_here_with_one_thread_then_restores_the_callers():
+    """`--jobs 1`: the folds run in this process, with one BLAS/torch thread each like folds run side by side (so the
+    numbers never depend on --jobs), and the caller's torch thread count is given back afterwards. The count is set
+    here first: the result must not depend on what an earlier test left."""
     import torch
-    est = _fits({"EMOMOTION_JOBS": "1"})
-    assert {e.pid_ for e in est} == {os.getpid()}
-    assert {e.torch_threads_ for e in est} == {torch.get_num_threads()}    # a lone fold keeps its threads
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        est = _fits({"EMOMOTION_JOBS": "1"})
+        assert {e.pid_ for e in est} == {os.getpid()}
+        assert {e.torch_threads_ for e in est} == {1}
+        assert torch.get_num_threads() == 2                                # the caller's threads, back
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_resolve_jobs_reads_the_argument_then_the_environment_then_the_default(monkeypatch):
