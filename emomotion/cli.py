@@ -262,6 +262,8 @@ COMMANDS = {"study": _study, "train": _train, "predict": _predict, "cache": _cac
 def main(argv=None) -> int:
     """The `emomotion` console command (`emomotion study|train|predict|cache ...`, `emomotion --version`). An error ends
     it with one line, `emomotion: error: ...`, and the exit status of `exit_status` (2 an argument, 1 the data)."""
+    from emomotion.stopping import stop_cleanly     # light: signal, threading, psutil only when a signal comes
+    stop_cleanly()                    # SIGTERM / SIGHUP stop it as Ctrl-C does; either ends the fold workers too
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command not in COMMANDS:

@@ -9,7 +9,6 @@ __all__ = ['STUDY_LOOCV', 'EMOKINE_DESCRIPTORS', 'EMOKINE_NOT_COMPUTED', 'FITCAC
            'protocol_table', 'plot_protocols']
 
 # %% ../nbs/06_emokine_loocv.ipynb #b30c0113
-import hashlib
 import json
 import os
 import re
@@ -37,8 +36,8 @@ from threadpoolctl import threadpool_limits
 
 from .baselines import base_pipeline
 from .skeletons import KEY_JOINTS
-from .evaluate import (PROTOCOL_NAMES, _restore_estimator, _save_estimator, accuracy_ci, count_correct,
-                                make_toy_study)
+from .evaluate import PROTOCOL_NAMES, accuracy_ci, count_correct, make_toy_study
+from .fitcache import TRUSTED_TYPES, _restore_estimator, _save_estimator, sha256_of
 from .published import PUBLISHED
 
 # %% ../nbs/06_emokine_loocv.ipynb #ddd1c4ae
@@ -251,25 +250,19 @@ FITCACHE_FORMAT = 2
 "Layout of a `FitCache` entry (part of its key): 2 = a folder of skops / safetensors files and `entry.json`, no pickle."
 
 
-def _sha256(path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _learnt_nothing(step) -> bool:
     "A pipeline step with no fitted attribute (`TakeBlock`, 'passthrough'): rebuilt from the settings, nothing stored."
     return step is None or isinstance(step, str) or not any(k.endswith("_") and not k.startswith("__") for k in vars(step))
 
 
 FITCACHE_TRUSTED = ("sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration")
-"""Types a `FitCache` skops file may hold beyond `bundle.TRUSTED_TYPES`: the fitted parts of scikit-learn's
+"""Types a `FitCache` skops file may hold beyond `fitcache.TRUSTED_TYPES`: the fitted parts of scikit-learn's
 `CalibratedClassifierCV` (the descriptor SVM's Platt scaling), plain scikit-learn objects that run no code."""
 
 
 def _trusted_skops(path: Path, load: bool = True):
     "The object of skops file `path` when it holds only trusted types (`ValueError` naming the others, nothing loaded)."
     import skops.io as sio
-    from emomotion.bundle import TRUSTED_TYPES
     untrusted = sio.get_untrusted_types(file=str(path))
     unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES) - set(FITCACHE_TRUSTED))
     if unexpected:
@@ -279,7 +272,7 @@ def _trusted_skops(path: Path, load: bool = True):
 
 def _save_fitted(est, folder: Path, name: str = "m") -> dict:
     """Write fitted `est` under `folder` without pickle and return its record: a pipeline step by step, a step that
-    learnt nothing as nothing, a torch network through the fit cache's writer (`evaluate._save_estimator`: tensors as
+    learnt nothing as nothing, a torch network through the fit cache's writer (`fitcache._save_estimator`: tensors as
     safetensors, attributes as JSON), any other model as a skops file of trusted types only."""
     if isinstance(est, Pipeline):
         return {"pipeline": [_save_fitted(s, folder, f"{name}.{i}") for i, (_, s) in enumerate(est.steps)]}
@@ -327,7 +320,7 @@ class FitCache(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     a fresh folder per run: the key covers the configuration, not the code of the estimator.
 
     An entry is a folder `<key>/` written whole, then renamed into place: `entry.json` (the SHA-256 of every file)
-    and the fitted model as skops files restricted to `bundle.TRUSTED_TYPES` and safetensors, never pickle, so a
+    and the fitted model as skops files restricted to `fitcache.TRUSTED_TYPES` and safetensors, never pickle, so a
     folder written by anyone runs no code when read. An entry that is broken, tampered with or holds an untrusted
     type is refitted (one warning naming it) and overwritten; a model that cannot be stored that way is fitted
     and not cached (one warning)."""
@@ -366,7 +359,7 @@ class FitCache(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             if present != set(meta["files"]):
                 raise ValueError(f"files {sorted(present ^ set(meta['files']))} are not those entry.json lists")
             for name, digest in meta["files"].items():
-                if _sha256(folder / name) != digest:
+                if sha256_of(folder / name) != digest:
                     raise ValueError(f"{name} does not match its SHA-256 in entry.json")
             return _load_fitted(est, folder, meta["model"])
         except Exception as e:
@@ -387,7 +380,7 @@ class FitCache(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             except TypeError as e:
                 warnings.warn(f"FitCache: {e}; fitted, not cached", stacklevel=3)
                 return False
-            files = {p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+            files = {p.relative_to(tmp).as_posix(): sha256_of(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
             (tmp / "entry.json").write_text(json.dumps(dict(format=FITCACHE_FORMAT, key=folder.name, files=files,
                                                             model=record), indent=1), encoding="utf-8")
             if folder.exists():                  # a broken entry: set aside, then replaced

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .cache import check_cache_dir
 from .datasets import files_near
-from .evaluate import ResourceMeter, stop_cleanly
+from .evaluate import ResourceMeter
 from .provenance import (RUNNER_MODULES, SHARED_TABLES, TRACKED, find_notebooks, fingerprint, git_state,
                                   is_runner_notebook, load_provenance, machine, max_rss_mb, notebook_cost, now,
                                   package_versions, same_study, skipped_files, snapshot)

@@ -16,10 +16,10 @@ from sklearn.preprocessing import FunctionTransformer
 from scipy.stats import beta, binom
 
 from emomotion.evaluate import (FAMILIES, PROTOCOL_NAMES, PROTOCOL_TEXT, PROTOCOLS, CVResult, accuracy_ci,
-                                append_results, binomial_test_vs_chance, chance_level, chance_test, compare,
+                                append_results, binomial_test_vs_chance, chance_level, chance_test,
                                 count_correct, cross_validate, make_splitter, make_toy_study, permutation_test,
-                                quiet_splits, split_indices, stratified_splitter, summary_row, write_contrasts,
-                                write_tables)
+                                quiet_splits, split_indices, stratified_splitter, summary_row, write_tables)
+from emomotion.compare import compare, write_contrasts
 from emomotion.stats import N_BOOT
 from emomotion.published import PUBLISHED
 
