@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from torch import nn
 
 from .sequences import KINDS, SequenceAugment, SequenceScaler, Sequences
-from .torchfit import TorchClassifier
+from .torchfit import GroupedPipeline, TorchClassifier
 
 # %% ../nbs/04_lstm.ipynb #0b5597fa
 def _reverse_valid(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -62,7 +62,7 @@ class MotionLSTM(nn.Module):
         return (logits, a, g * mask[..., None]) if return_attention else logits
 
 # %% ../nbs/04_lstm.ipynb #301859c1
-class SequencePipeline(Pipeline):
+class SequencePipeline(GroupedPipeline):
     "A scikit-learn `Pipeline` ending in a fitted `TorchClassifier(MotionLSTM)`, plus `explain`."
 
     def explain(self, X, batch_size: int = 256) -> dict:
@@ -186,7 +186,7 @@ def make_motion_transformer(n_kinds: int = 3, *, d_model: int = 32, n_heads: int
                           augment=SequenceAugment(n_kinds, noise_std, max_angle), class_weight="balanced",
                           scheduler=scheduler, grad_clip=grad_clip, device=device, seed=seed, verbose=verbose,
                           d_model=d_model, n_heads=n_heads, n_layers=n_layers, dim_ff=dim_ff, dropout=dropout)
-    return Pipeline([("scale", SequenceScaler(n_kinds)), ("transformer", clf)])
+    return GroupedPipeline([("scale", SequenceScaler(n_kinds)), ("transformer", clf)])
 
 # %% ../nbs/04_lstm.ipynb #a4e22ace
 def _top_label(y_true, proba, classes=None):

@@ -20,7 +20,7 @@ from .datasets import encode_clips, skipped_table
 from .skeletons import KEY_JOINTS
 from .kinematics import body_axes, body_height, derivatives, normalise_clip, resample
 from .sequences import PaddedClips, pad_sequences, stack_blocks
-from .torchfit import TorchClassifier
+from .torchfit import GroupedPipeline, TorchClassifier
 
 # %% auto #0
 __all__ = ['ACTIVITY_COLUMNS', 'JOINTS_10', 'BODY_CONTEXT', 'CONTEXTS', 'FUSIONS', 'VARIANTS', 'activity_codes',
@@ -344,7 +344,7 @@ def moemo_classifier(T: int, variant: str = "moemo", n_activities: int = 0, *, n
                           label_smoothing=label_smoothing, patience=patience, val_size=val_size, monitor=monitor,
                           scheduler="onecycle", grad_clip=1.0, seed=seed, device=device, verbose=verbose,
                           T=T, n_activities=n_activities, **(VARIANTS[variant] | module_params))
-    return Pipeline([("prep", MoEmoPrep(T, n_feature_tokens=n_feature_tokens)), ("net", net)])
+    return GroupedPipeline([("prep", MoEmoPrep(T, n_feature_tokens=n_feature_tokens)), ("net", net)])
 
 # %% ../nbs/05a_moemo.ipynb #4acd9a65
 def cross_attention_readout(estimator: Pipeline, X, lift: bool = False,

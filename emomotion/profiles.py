@@ -47,6 +47,7 @@ PROFILES = {
                              stgcn=dict(channels=(8, 8, 16, 16), strides=(1, 1, 2, 2)),
                              transformer=dict(d_model=16, n_heads=2, n_layers=1, dim_ff=32, attention_dropout=0.0)),
         personalisation=dict(models=("Random Forest", "SVM", "MLP", "ST-GCN++"), shots=(1, 2, 4), n_jobs=1,
+                             pools=(7, 3), skew=7,
                              tuned=("Random Forest", "SVM"),
                              mlp=dict(k=100, hidden_dim=32, n_layers=1, max_epochs=15, patience=5),
                              skeleton=dict(rate=10.0, max_seconds=4.0, window=16, n_crops=2, max_epochs=4,
@@ -90,6 +91,7 @@ PROFILES = {
                              stgcn=dict(channels=(16, 16, 32, 32), strides=(1, 1, 2, 2)),
                              transformer=dict(d_model=32, n_heads=4, n_layers=1, dim_ff=64, attention_dropout=0.0)),
         personalisation=dict(models=("Random Forest", "SVM", "MLP", "ST-GCN++"), shots=(1, 2, 4),
+                             pools=(14, 7, 3), skew=7,
                              n_jobs=min(2, os.cpu_count() or 1), tuned=("SVM",),
                              mlp=dict(k=150, hidden_dim=128, n_layers=2, max_epochs=100, patience=15),
                              skeleton=dict(rate=15.0, max_seconds=8.0, window=32, n_crops=3, max_epochs=6,
@@ -137,7 +139,9 @@ PROFILES = {
   transformer fused with the engineered features (`FEATURE_FUSIONS`: the features-only control, concat, gated) under
   each protocol, and the width of the feature stream.
 - `personalisation`: the models adapted per performer, the labelled clips per emotion of the few-shot
-  protocols (`actors+k1`, ...), folds run in parallel, the baselines grid-searched in each fold as in 02
+  protocols (`actors+k1`, ...), the sizes of the random unlabelled adaptation pools and the most clips of the
+  one-emotion pool (`pools`, `skew`: protocols `actors+norm-pool14`, ..., `actors+norm-skew7`; quick: no 14-clip
+  pool, its actors have 14 clips), folds run in parallel, the baselines grid-searched in each fold as in 02
   (`tuned`; the others use 02's untuned pipeline: the forest's grid would cost 13 fits per fold), the fixed
   settings of its batch-norm MLP
   (`k` features kept, width, depth, epochs, patience), and of its ST-GCN++ (`skeleton`: sequence rate (Hz) and

@@ -19,7 +19,7 @@ from .skeletons import KEY_JOINTS
 from .kinematics import normalise_clip, resample
 from .sequences import PaddedClips, SequenceAugment, pad_sequences
 from .stgcn import Graph, STGCNEncoder, fuse, fused_width, fusion_layers, key_graph, packed_columns
-from .torchfit import TorchClassifier
+from .torchfit import GroupedPipeline, TorchClassifier
 
 # %% auto #0
 __all__ = ['STREAMS', 'BODY_PARTS', 'SKELETON_MODELS', 'FEATURE_FUSIONS', 'clip_skeleton', 'SkeletonSequences',
@@ -282,7 +282,8 @@ def skeleton_classifier(model: str = "stgcn++", *, window: int = 64, n_crops: in
                           label_smoothing=label_smoothing, patience=patience, val_size=val_size, monitor=monitor,
                           augment=augment, scheduler="onecycle", grad_clip=1.0, seed=seed, device=device,
                           verbose=verbose, window=window, n_crops=n_crops, rate=rate, **fixed, **module_params)
-    return net if fusion is None else Pipeline([("columns", packed_columns(int(np.prod(seq_shape)))), ("net", net)])
+    return net if fusion is None else GroupedPipeline([("columns", packed_columns(int(np.prod(seq_shape)))),
+                                                       ("net", net)])
 
 
 def part_attention(estimator: TorchClassifier, X, batch_size: int = 64) -> np.ndarray:

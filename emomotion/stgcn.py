@@ -27,7 +27,7 @@ from .skeletons import KEY_JOINTS, KEY_PARENT_IDX, KINEMATIC_JOINTS, KINEMATIC_P
 from .cache import atomic_path, cache_root
 from .kinematics import derivatives, normalise_clip, resample_frames
 from .sequences import TakeBlock, encode_clips, skipped_table
-from .torchfit import TorchClassifier
+from .torchfit import GroupedPipeline, TorchClassifier
 
 # %% auto #0
 __all__ = ['FUSIONS', 'Graph', 'key_graph', 'kinematic_graph', 'clip_tensor', 'GraphTensors', 'build_tensors', 'GraphConv',
@@ -550,7 +550,7 @@ def stgcn_classifier(graph: Graph, graph_shape, fusion: str = "gated", *, max_ep
                           val_size=val_size, monitor=monitor,
                           augment=augment, scheduler="onecycle", grad_clip=1.0, seed=seed, device=device,
                           verbose=verbose, graph=graph, graph_shape=graph_shape, fusion=fusion, **module_params)
-    return Pipeline([("columns", packed_columns(d)), ("net", net)])
+    return GroupedPipeline([("columns", packed_columns(d)), ("net", net)])
 
 
 def attention_readout(estimator: Pipeline, X, batch_size: int = 256) -> dict:

@@ -123,3 +123,94 @@ def test_generator_json_names_the_generator(tiny):
     made = json.loads((tiny / "generator.json").read_text())
     assert made["generator"] == "emomotion.generator.generate_kinematic"
     assert made["generator_version"] == gen.GENERATOR_VERSION and made["n_clips"] == 14
+
+
+# ---- realism options (all off by default) -------------------------------------------------------------------------
+
+def _bvh_digest(b, tmp_path):
+    import hashlib
+
+    from emomotion.bvh_writer import write_bvh
+    path = tmp_path / "clip.bvh"
+    write_bvh(b, path, precision=4)
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def test_realism_off_is_byte_identical_to_the_generator_before_the_options(tmp_path):
+    # digests of the generator as it was before the options existed (commit 2bd256b): the default writes the same bytes
+    assert _bvh_digest(gen.synthesize_clip("F01", "Angry", 3, 1, 2.0, seed=0), tmp_path) == "5299116508028331"
+    assert _bvh_digest(gen.synthesize_clip("M02", "Sad", 1, 2, 3.0, seed=1), tmp_path) == "bff023461639564e"
+    assert _bvh_digest(gen.synthesize_clip("F01", "Angry", 3, 1, 2.0, seed=0, realism=dict(gen.REALISM)),
+                       tmp_path) == "5299116508028331"
+    import hashlib
+    plan = gen.generator_plan(4, 0, 2)
+    assert hashlib.sha256(plan.to_csv(index=False).encode()).hexdigest()[:16] == "1760eadde74ef96b"
+    pd.testing.assert_frame_equal(gen.generator_plan(4, 0, 2, context=0.0), plan)
+    with pytest.raises(ValueError, match="unknown realism option 'noise'"):
+        gen.synthesize_clip("F01", "Angry", 3, 1, 2.0, realism=dict(noise=1.0))
+
+
+def test_quality_drift_keeps_the_start_of_the_take_and_changes_its_end():
+    a = gen.synthesize_clip("F01", "Happy", 0, 1, 6.0, seed=0)
+    b = gen.synthesize_clip("F01", "Happy", 0, 1, 6.0, seed=0, realism=dict(quality_drift=2.0))
+    rot = lambda c: c.motion.reshape(c.n_frames, -1, 6)[:, 1:, 3:]          # the non-root rotations
+    d = np.abs(rot(a) - rot(b)).reshape(a.n_frames, -1).max(1)
+    n = a.n_frames
+    assert d[: n // 5].max() < 1e-6                      # the first fifth: the static take (its feet kept on the floor)
+    assert d[-n // 5:].mean() > 1.0                      # the last fifth: other qualities, degrees apart
+
+
+def test_context_ties_the_scenario_to_the_emotion():
+    plain = gen.generator_plan(6, 0, 4)
+    tied = gen.generator_plan(6, 0, 4, context=1.0)
+    for label, g in tied.groupby("label"):
+        assert set(g.scenario) == {gen.CONTEXT_SCENARIO[label]}
+    assert plain.groupby("label").scenario.nunique().min() > 1
+    half = gen.generator_plan(6, 0, 4, context=0.5)
+    share = (half.scenario == half.label.map(gen.CONTEXT_SCENARIO)).mean()
+    assert 0.4 < share < 0.8                              # half replaced, plus the takes already in that scenario
+    assert not half.filename.duplicated().any()
+
+
+def test_a_nonlinear_actor_effect_is_not_undone_by_a_per_actor_zscore():
+    # one actor's mean qualities per emotion, with and without the option: without it the emotion effect is the
+    # actor's gain times the shared one, so the z-scored profiles of two actors agree closely; with it they do not
+    def profiles(actor, strength):
+        style = gen.actor_style(actor)
+        rows = []
+        for e in gen.EMOTIONS:
+            q = gen.trial_qualities(np.random.default_rng(0), style, e, noise=0.0)
+            if strength:
+                q = gen._nonlinear_qualities(q, style, actor, 0, strength)
+            rows.append(gen._to_space([q[k] for k in gen.QUALITIES]))
+        v = np.array(rows)
+        return (v - v.mean(0)) / (v.std(0) + 1e-12)
+    gap = lambda s: np.abs(profiles("F01", s) - profiles("M01", s)).mean()
+    assert gap(1.0) > 1.5 * gap(0.0), (gap(0.0), gap(1.0))
+    c = gen.synthesize_clip("F01", "Sad", 0, 1, 2.0, realism=dict(actor_nonlinear=1.0))
+    assert not np.allclose(c.motion, gen.synthesize_clip("F01", "Sad", 0, 1, 2.0).motion)
+
+
+def test_sensor_noise_is_white_and_drift_wanders():
+    a = gen.synthesize_clip("M01", "Neutral", 0, 1, 8.0, seed=0)
+    noisy = gen.synthesize_clip("M01", "Neutral", 0, 1, 8.0, seed=0, realism=dict(sensor_noise=0.5))
+    d = (noisy.motion - a.motion).reshape(a.n_frames, -1, 6)
+    np.testing.assert_array_equal(d[:, 1:, :3], 0)                         # bones keep their lengths
+    e = d[:, :, 3:].ravel()
+    assert abs(e.std() - 0.5) < 0.02 and abs(np.corrcoef(e[:-1], e[1:])[0, 1]) < 0.05
+    drifted = gen.synthesize_clip("M01", "Neutral", 0, 1, 8.0, seed=0, realism=dict(drift=1.0))
+    w = (drifted.motion - a.motion).reshape(a.n_frames, -1, 6)[:, :, 3:].reshape(a.n_frames, -1)
+    assert np.abs(w[-125:]).mean() > 2 * np.abs(w[:125]).mean()             # a random walk: it grows with time
+    assert np.corrcoef(w[:-1, 0], w[1:, 0])[0, 1] > 0.9                     # and is smooth from frame to frame
+
+
+def test_generate_kinematic_records_the_options_that_are_on(tmp_path):
+    out = gen.generate_kinematic(tmp_path / "k", n_actors=2, takes=1, seconds=(2.0, 2.5), median_seconds=None,
+                                 n_jobs=1, progress=False, realism=dict(context=1.0, sensor_noise=0.2))
+    params = json.loads((out / "generator.json").read_text())["params"]
+    assert params["realism"] == {"context": 1.0, "sensor_noise": 0.2}
+    info = pd.read_csv(out / "file-info.csv")
+    assert (info.scenario_ID == info.emotion.map(gen.CONTEXT_SCENARIO)).all()
+    plain = gen.generate_kinematic(tmp_path / "p", n_actors=2, takes=1, seconds=(2.0, 2.5), median_seconds=None,
+                                   n_jobs=1, progress=False)
+    assert "realism" not in json.loads((plain / "generator.json").read_text())["params"]

@@ -1,13 +1,14 @@
-"""Tests of emomotion.personalisation: per-actor standardisation, batch-norm re-estimation and few-shot
-calibration, all on the folds of the leave-actors-out protocol and on one set of test clips."""
+"""Tests of emomotion.personalisation: per-actor standardisation and batch-norm re-estimation from unlabelled
+adaptation pools kept apart from the scored clips, and few-shot calibration, all on the folds of the
+leave-actors-out protocol and on one set of test clips."""
 import numpy as np
 import pandas as pd
 import pytest
 
 from emomotion.evaluate import ADAPTATION_PROTOCOLS, append_results, cross_validate, split_indices
-from emomotion.personalisation import (actor_batchnorm, adapt_per_actor, batchnorm_layers, batchnorm_mlp,
-                                       make_model, prototype_predict, shot_ranks, standardise_per_actor,
-                                       support_mask)
+from emomotion.personalisation import (actor_batchnorm, adapt_per_actor, adaptation_pools, batchnorm_layers,
+                                       batchnorm_mlp, fold_gain, make_model, prototype_predict, scored_mask, shot_ranks,
+                                       standardise_per_actor, support_mask)
 
 
 def _shifted_study(n_actors=8, n_classes=3, per_cell=6, n_features=6, shift=6.0, seed=0):
@@ -74,38 +75,115 @@ def test_batchnorm_statistics_are_re_estimated_on_the_actor_and_the_original_is_
         actor_batchnorm(make_model("SVM", "quick").fit(X, y, groups=actors), X)
 
 
-def test_every_protocol_is_scored_on_the_same_clips_outside_the_support_and_the_folds_are_actors():
-    X, y, actors = _shifted_study()
+def _scored(y, actors, seed=0, k=4, pools=(14, 7, 3), skew=7):
+    rank, size = shot_ranks(y, actors, seed)
+    masks = adaptation_pools(y, actors, seed, pools, skew)
+    return scored_mask(support_mask(rank, size, k), masks, actors), masks, support_mask(rank, size, k)
+
+
+def test_pools_have_the_sizes_asked_one_emotion_when_skewed_and_never_a_scored_clip():
+    X, y, actors = _shifted_study(per_cell=10)
+    scored, masks, support = _scored(y, actors, seed=2)
+    assert list(masks) == ["pool14", "pool7", "pool3", "skew7"]
+    for a in np.unique(actors):
+        mine = actors == a
+        assert [masks[f"pool{n}"][mine].sum() for n in (14, 7, 3)] == [14, 7, 3]
+        assert masks["skew7"][mine].sum() == 7 and len(np.unique(y[mine & masks["skew7"]])) == 1
+        assert scored[mine].any()
+    assert (masks["pool3"] <= masks["pool7"]).all() and (masks["pool7"] <= masks["pool14"]).all()
+    for m in masks.values():
+        assert not (m & scored).any()
+    assert not (support & scored).any()
+    # every actor's skewed pool is not always the same emotion; a small actor gives what it has
+    assert len({y[(actors == a) & masks["skew7"]][0] for a in np.unique(actors)}) > 1
+    small = adaptation_pools(["a", "a", "b"], ["P"] * 3, 0, (7,), 7)
+    assert small["pool7"].sum() == 3 and small["skew7"].tolist() == [True, True, False]
+
+
+def test_random_pools_do_not_read_the_labels_and_follow_the_seed():
+    _, y, actors = _shifted_study()
+    m = adaptation_pools(y, actors, 0, (7, 3), None)
+    shuffled = adaptation_pools(np.random.default_rng(1).permutation(y), actors, 0, (7, 3), None)
+    for n in m:
+        np.testing.assert_array_equal(m[n], shuffled[n])
+    assert not (adaptation_pools(y, actors, 1, (7,), None)["pool7"] == m["pool7"]).all()
+
+
+def test_an_actor_left_with_nothing_to_score_is_named():
+    _, y, actors = _shifted_study(per_cell=2)           # 6 clips per actor: a 7-clip pool takes all of them
+    with pytest.raises(ValueError, match="keep no clip to score"):
+        _scored(y, actors, pools=(7,))
+
+
+def test_every_protocol_is_scored_on_the_same_clips_outside_the_support_and_the_pools_and_the_folds_are_actors():
+    X, y, actors = _shifted_study(per_cell=10)
     res = adapt_per_actor(make_model("SVM", "quick"), X, y, actors, n_splits=4, seed=1, fit_groups=True)
-    assert list(res) == ["actors", "actors+norm", "actors+k1", "actors+k2", "actors+k4"]
+    assert list(res) == ["actors", "actors+norm-pool14", "actors+norm-pool7", "actors+norm-pool3",
+                         "actors+norm-skew7", "actors+k1", "actors+k2", "actors+k4"]
     assert set(res) - {"actors"} <= set(ADAPTATION_PROTOCOLS)
-    rank, size = shot_ranks(y, actors, seed=1)
-    support = support_mask(rank, size, 4)
+    scored, masks, _ = _scored(y, actors, seed=1)
     for r in res.values():
         assert r.n_splits == 4 and len(r.folds) == 4
-        np.testing.assert_array_equal(np.sort(r.test_index), np.flatnonzero(~support))
+        np.testing.assert_array_equal(np.sort(r.test_index), np.flatnonzero(scored))
+        for m in masks.values():                         # the adaptation pool never contains a scored clip
+            assert not np.isin(r.test_index, np.flatnonzero(m)).any()
     # the folds are those of the harness under 'actors': the same test actors in each
     folds = split_indices("actors", y, actors, 4, 1)
     for k, (_, te) in enumerate(folds):
         assert set(res["actors+k1"].groups[res["actors+k1"].fold_of == k]) == set(actors[te])
     with pytest.raises(ValueError, match="shots \\[3\\]"):
         adapt_per_actor(make_model("SVM", "quick"), X, y, actors, shots=(3,))
+    with pytest.raises(ValueError, match="pools \\['pool5'\\]"):
+        adapt_per_actor(make_model("SVM", "quick"), X, y, actors, pools=(5,))
 
 
-def test_k0_is_the_harness_and_per_actor_standardisation_removes_a_performer_offset(tmp_path):
-    X, y, actors = _shifted_study()
+def test_the_test_actors_statistics_come_from_its_pool_only():
+    # a scored clip changed beyond recognition does not move the standardisation of any other clip
+    X, y, actors = _shifted_study(per_cell=10)
+    scored, masks, _ = _scored(y, actors)
+    Z = standardise_per_actor(X, actors, masks["pool7"])
+    X2 = X.copy()
+    X2[np.flatnonzero(scored)[:5]] += 1e3
+    Z2 = standardise_per_actor(X2, actors, masks["pool7"])
+    keep = np.ones(len(X), bool); keep[np.flatnonzero(scored)[:5]] = False
+    np.testing.assert_array_equal(Z2[keep], Z[keep])
+    for a in np.unique(actors):
+        rows = (actors == a) & masks["pool7"]
+        np.testing.assert_allclose(Z[rows].mean(0), 0, atol=1e-9)
+
+
+def test_k0_is_the_harness_and_a_pool_removes_a_performer_offset_a_one_emotion_pool_does_less(tmp_path):
+    X, y, actors = _shifted_study(per_cell=10)
     res = adapt_per_actor(make_model("Random Forest", "quick"), X, y, actors, n_splits=4, fit_groups=True)
     h = cross_validate(make_model("Random Forest", "quick"), X, y, "actors", actors, 4, 0, progress=False,
                        fit_groups=True)
     pred = pd.Series(h.y_pred, index=h.test_index)
     np.testing.assert_array_equal(pred.loc[res["actors"].test_index].to_numpy(), res["actors"].y_pred)
     # a large offset per actor and nothing else: the new performer is far from every training actor,
-    # standardising each actor by its own clips removes the offset
-    acc = {p: r.summary()["accuracy"] for p, r in res.items()}
-    assert acc["actors+norm"] > acc["actors"] + 0.2, acc
+    # standardising each actor by an unlabelled pool of its clips removes the offset
+    acc = {p: r.summary()["pooled_accuracy"] for p, r in res.items()}
+    assert acc["actors+norm-pool14"] > acc["actors"] + 0.2, acc
+    # a pool of one emotion moves the performer by that emotion's mean: it helps less than a random pool of its size
+    assert acc["actors+norm-skew7"] < acc["actors+norm-pool7"], acc
+    g = fold_gain(res["actors"], res["actors+norm-pool14"])
+    assert g["gain_low"] > 0 and g["gain_folds"] == 4
     for p, r in res.items():
         table = append_results(r, tmp_path, "toy", "Random Forest (adaptation test clips)", family="rf")
     assert table.protocol.tolist() == list(res)
+
+
+def test_fold_gain_is_the_paired_t_interval_of_the_fold_differences():
+    from scipy import stats
+
+    X, y, actors = _shifted_study(per_cell=10)
+    res = adapt_per_actor(make_model("SVM", "quick"), X, y, actors, n_splits=4, fit_groups=True, pools=(7, 3))
+    d = (res["actors+norm-pool7"].folds.accuracy - res["actors"].folds.accuracy).to_numpy()
+    lo, hi = stats.t.interval(0.95, 3, loc=d.mean(), scale=d.std(ddof=1) / 2)
+    g = fold_gain(res["actors"], res["actors+norm-pool7"])
+    np.testing.assert_allclose([g["gain"], g["gain_low"], g["gain_high"]], [d.mean(), lo, hi])
+    other = adapt_per_actor(make_model("SVM", "quick"), X, y, actors, n_splits=4, fit_groups=True, pools=(3,))
+    with pytest.raises(ValueError, match="not scored on the same clips"):
+        fold_gain(res["actors"], other["actors+k1"])
 
 
 def test_few_shot_calibration_corrects_a_performer_whose_classes_look_like_others():
@@ -121,7 +199,8 @@ def test_few_shot_calibration_corrects_a_performer_whose_classes_look_like_other
     shown[swap & (c == 0)], shown[swap & (c == 1)] = 1, 0
     X = means[shown] + rng.normal(size=(len(c), 6))
     y, actors = np.array(["C0", "C1", "C2"])[c], np.array([f"A{i}" for i in a])
-    res = adapt_per_actor(make_model("SVM", "quick"), X, y, actors, n_splits=4, fit_groups=True)
+    res = adapt_per_actor(make_model("SVM", "quick"), X, y, actors, n_splits=4, fit_groups=True, pools=(3,),
+                          skew=None)          # (small pools: most clips stay to be scored)
     acc = {p: r.summary()["pooled_accuracy"] for p, r in res.items()}
     assert acc["actors+k4"] > acc["actors"] + 0.15, acc
     assert acc["actors+k2"] > acc["actors"], acc             # (one shot does not outweigh the prior here)
@@ -129,8 +208,9 @@ def test_few_shot_calibration_corrects_a_performer_whose_classes_look_like_other
 
 def test_the_mlp_gets_the_batchnorm_protocol():
     X, y, actors = _shifted_study(n_actors=6)
-    res = adapt_per_actor(make_model("MLP", "quick"), X, y, actors, n_splits=3, shots=(1,))
-    assert list(res) == ["actors", "actors+norm", "actors+bn", "actors+k1"]
+    res = adapt_per_actor(make_model("MLP", "quick"), X, y, actors, n_splits=3, shots=(1,), pools=(7, 3))
+    assert list(res) == ["actors", "actors+norm-pool7", "actors+norm-pool3", "actors+norm-skew7", "actors+bn-pool7",
+                         "actors+bn-pool3", "actors+bn-skew7", "actors+k1"]
     with pytest.raises(ValueError, match="unknown model 'kNN'"):
         make_model("kNN")
 
@@ -239,11 +319,11 @@ def test_the_stgcn_gets_every_protocol_on_the_same_clips():
     from functools import partial
 
     from emomotion.personalisation import SEQUENCE_MODELS, normalise_sequences_per_actor
-    X, y, actors = _toy_sequences(n_actors=6)
+    X, y, actors = _toy_sequences(n_actors=6, per_class=5)
     assert "ST-GCN++" in SEQUENCE_MODELS
     res = adapt_per_actor(make_model("ST-GCN++", "quick"), X, y, actors, n_splits=3, shots=(1, 2),
-                          normalise=partial(normalise_sequences_per_actor, rate=10))
-    assert list(res) == ["actors", "actors+norm", "actors+bn", "actors+k1", "actors+k2"]
-    rank, size = shot_ranks(y, actors, seed=0)
+                          normalise=partial(normalise_sequences_per_actor, rate=10), pools=(3,), skew=None)
+    assert list(res) == ["actors", "actors+norm-pool3", "actors+bn-pool3", "actors+k1", "actors+k2"]
+    scored, _, _ = _scored(y, actors, k=2, pools=(3,), skew=None)
     for r in res.values():
-        np.testing.assert_array_equal(np.sort(r.test_index), np.flatnonzero(~support_mask(rank, size, 2)))
+        np.testing.assert_array_equal(np.sort(r.test_index), np.flatnonzero(scored))

@@ -243,3 +243,47 @@ def test_inside_the_harness_with_sequences_and_groups(data):
     assert res.n_splits == 3 and len(res.y_pred) == len(y)
     assert np.isfinite(res.proba).all() and np.allclose(res.proba.sum(1), 1)
     assert res.summary()["accuracy"] > 0.4
+
+
+def test_early_stopping_is_grouped_exactly_where_the_outer_protocol_is(data, monkeypatch):
+    # through the harness: the run under 'actors' hands its training actors to the network's inner split (through
+    # the scaler of a GroupedPipeline), the run under 'stratified' does not and stays stratified
+    from emomotion.evaluate import cross_validate_many
+    from emomotion.torchfit import GroupedPipeline
+    X, y = data
+    actors = np.arange(len(y)) % 12
+    seen = []
+    split = TorchClassifier._split
+
+    def spy(self, y_codes, groups=None):
+        tr, va = split(self, y_codes, groups)
+        seen.append((None if groups is None else np.asarray(groups), y_codes, tr, va))
+        return tr, va
+
+    monkeypatch.setattr(TorchClassifier, "_split", spy)
+    model = GroupedPipeline([("scale", StandardScaler()), ("net", small(max_epochs=2, val_size=0.25))])
+    runs = {p: (model, p) for p in ("stratified", "actors")}
+    cross_validate_many(runs, X, y, actors, n_splits=3, n_jobs=1, progress=False,
+                        fit_groups=[k for k, (_, p) in runs.items() if p != "stratified"])
+    grouped = [s for s in seen if s[0] is not None]
+    plain = [s for s in seen if s[0] is None]
+    assert len(grouped) == 3 and len(plain) == 3
+    for g, _, tr, va in grouped:                          # no actor on both sides of the inner split
+        assert len(va) and not set(g[tr]) & set(g[va])
+    for _, codes, tr, va in plain:                        # every class in the validation rows, in proportion
+        share = np.bincount(codes[va], minlength=3) / len(va)
+        np.testing.assert_allclose(share, np.bincount(codes, minlength=3) / len(codes), atol=0.05)
+
+
+def test_the_deep_models_pass_groups_to_their_network():
+    from emomotion.lstm import make_motion_lstm, make_motion_transformer
+    from emomotion.moemo import moemo_classifier
+    from emomotion.skeleton_models import skeleton_classifier
+    from emomotion.stgcn import key_graph, stgcn_classifier
+    from emomotion.torchfit import GroupedPipeline
+    g = key_graph()
+    for m in (make_motion_lstm(3), make_motion_transformer(3), moemo_classifier(8),
+              skeleton_classifier("stgcn++", fusion="gated", seq_shape=(16, 52)),
+              stgcn_classifier(g, (2, 16, g.n_nodes) if hasattr(g, "n_nodes") else (2, 16, 17))):
+        assert isinstance(m, GroupedPipeline), type(m)
+    assert isinstance(skeleton_classifier("stgcn++"), TorchClassifier)      # fit(X, y, groups) of its own
