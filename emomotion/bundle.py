@@ -78,7 +78,7 @@ MoEmo (`05a_moemo`; from a BVH file the activity is not known, so it is always `
 
 def model_spec(model: str, profile: str = "quick", n_clips: int = 1000) -> dict:
     """The JSON-able recipe of `model` under `profile` (settings from `profiles.profile_settings`): `inputs` (what a
-    clip becomes), `params` (the estimator's settings), `fit_groups` (inner tuning grouped by actor/content),
+    clip becomes), `params` (the estimator's settings), `fit_groups` (inner tuning and early stopping grouped by actor/content),
     `n_splits` of the evaluation before the final fit."""
     from emomotion.features import DEFAULTS, FEATURES_VERSION
     from emomotion.profiles import profile_settings
@@ -96,7 +96,7 @@ def model_spec(model: str, profile: str = "quick", n_clips: int = 1000) -> dict:
         P = profile_settings(profile, "lstm")
         small = small_data_settings(n_clips) if P["small_data"] else {}
         return dict(model=model, inputs=dict(kind="sequence", **P["sequences"]), params=dict(P["model"]) | small,
-                    fit_groups=False, n_splits=P["n_splits"])
+                    fit_groups=True, n_splits=P["n_splits"])
     if model == "stgcn" or model.startswith("stgcn_"):
         from emomotion.stgcn import FUSIONS
         fusion = "skeleton" if model == "stgcn" else model[6:]
@@ -108,12 +108,12 @@ def model_spec(model: str, profile: str = "quick", n_clips: int = 1000) -> dict:
                       options=dict(DEFAULTS), features_version=FEATURES_VERSION)
         params = dict(fusion=fusion, max_epochs=P["max_epochs"], patience=P["patience"], channels=list(P["channels"]),
                       strides=list(P["strides"]), feat_dim=P["feat_dim"]) | small
-        return dict(model=model, inputs=inputs, params=params, fit_groups=False, n_splits=P["n_splits"])
+        return dict(model=model, inputs=inputs, params=params, fit_groups=True, n_splits=P["n_splits"])
     if model == "moemo":
         P = profile_settings(profile, "moemo")
         small = small_data_settings(n_clips) if P["small_data"] else {}
         return dict(model=model, inputs=dict(kind="moemo", rate=P["rate"], max_seconds=P["max_seconds"]),
-                    params=dict(P["model"]) | small, fit_groups=False, n_splits=P["n_splits"])
+                    params=dict(P["model"]) | small, fit_groups=True, n_splits=P["n_splits"])
     raise ValueError(f"unknown model {model!r}; choose one of {MODELS}")
 
 

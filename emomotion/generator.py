@@ -5,6 +5,7 @@
 # %% ../nbs/00b_generator.ipynb #9b0e0001
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -27,9 +28,10 @@ from .profiles import check_profile, profile_settings
 
 # %% auto #0
 __all__ = ['GENERATOR_VERSION', 'QUALITIES', 'EMOTION_QUALITIES', 'QUALITY_DOCS', 'QUALITY_LIMITS', 'SCENARIOS',
-           'ANATOMICAL_RANGES', 'REAL_CLASS_COUNTS', 'actor_body', 'body_skeleton', 'actor_style', 'trial_qualities',
-           'strokes', 'onset_times', 'smooth_noise', 'band_noise', 'synthesize_clip', 'generator_actors',
-           'generator_plan', 'generate_kinematic', 'synthetic_dir', 'ensure_synthetic']
+           'ANATOMICAL_RANGES', 'REALISM', 'CONTEXT_SCENARIO', 'REAL_CLASS_COUNTS', 'actor_body', 'body_skeleton',
+           'actor_style', 'trial_qualities', 'strokes', 'onset_times', 'smooth_noise', 'band_noise', 'realism_options',
+           'synthesize_clip', 'generator_actors', 'generator_plan', 'generate_kinematic', 'synthetic_dir',
+           'ensure_synthetic']
 
 # %% ../nbs/00b_generator.ipynb #a01252cb
 GENERATOR_VERSION = "3"  # bump whenever a change makes the generator write different files
@@ -390,13 +392,59 @@ def _motion(rng, q: dict, scenario: int, T: int, fps: float, body: dict, hand: i
     root = np.stack([x + rng.normal(0, 30), np.full(T, 104.0 * leg) - drop, z + rng.normal(0, 30)], axis=1)
     return root, E
 
+# %% ../nbs/00b_generator.ipynb #cb6060fb
+REALISM = dict(quality_drift=0.0, context=0.0, actor_nonlinear=0.0, sensor_noise=0.0, drift=0.0)
+"The generator's realism options and their defaults (all off): see `synthesize_clip` and `generator_plan`."
+CONTEXT_SCENARIO = {e: i % len(SCENARIOS) for i, e in enumerate(EMOTIONS)}
+"The preferred scenario of each emotion under `context` (a fixed, arbitrary pairing)."
+
+
+def realism_options(realism: dict | None) -> dict:
+    "`REALISM` updated with `realism`; an unknown key or a negative value is a `ValueError` naming it."
+    r = dict(REALISM)
+    for k, v in (realism or {}).items():
+        if k not in REALISM:
+            raise ValueError(f"unknown realism option {k!r}; choose among {list(REALISM)}")
+        if not float(v) >= 0:
+            raise ValueError(f"realism option {k!r} must be >= 0, got {v!r}")
+        r[k] = float(v)
+    if r["context"] > 1:
+        raise ValueError(f"realism option 'context' is a probability (0-1), got {r['context']}")
+    return r
+
+
+def _nonlinear_qualities(q: dict, style: dict, actor: str, seed: int, strength: float) -> dict:
+    "The qualities `q` of one take through the actor's personal non-linear map (mixing, saturation, bend)."
+    rng = np.random.default_rng([seed, 5, KINEMATIC_ACTORS.index(actor)])
+    n = len(QUALITIES)
+    scale = QUALITY_DOCS.loc[QUALITIES, "spread"].to_numpy(float)
+    mix = np.eye(n) + strength * rng.standard_normal((n, n)) / np.sqrt(n)
+    knee = rng.uniform(0.6, 1.6, n) / max(strength, 1e-9) ** 0.5
+    bend = strength * rng.choice([-1.0, 1.0], n) * rng.uniform(0.1, 0.3, n)
+    d = (_to_space([q[k] for k in QUALITIES]) - style["base"]) / scale
+    d = mix @ d
+    d = knee * np.tanh(d / knee) + bend * d ** 2
+    return dict(zip(QUALITIES, _from_space(style["base"] + d * scale).tolist()))
+
+
+def _capture_artefacts(rng, motion: np.ndarray, fps: float, noise: float, drift: float) -> np.ndarray:
+    "`motion` (T, channels) plus white noise of sd `noise` and a random walk of sd `drift` per √s on every channel."
+    out = motion.copy()
+    if noise:
+        out += rng.normal(0.0, noise, out.shape)
+    if drift:
+        out += np.cumsum(rng.normal(0.0, drift / np.sqrt(fps), out.shape), axis=0)
+    return out
+
 # %% ../nbs/00b_generator.ipynb #f496f958
 _FPS = 125.0
 
 
 def synthesize_clip(actor: str, label: str, scenario: int, version: int, seconds: float, seed: int = 0,
-                    noise: float = 1.0) -> BVH:
-    "One generated clip in the Kinematic format (a `BVH`, not written). Deterministic in its arguments."
+                    noise: float = 1.0, realism: dict | None = None) -> BVH:
+    """One generated clip in the Kinematic format (a `BVH`, not written). Deterministic in its arguments.
+    `realism`: options of `REALISM` (all off by default: the clip is then the same as without them)."""
+    r = realism_options(realism)
     if label not in EMOTIONS:
         raise ValueError(f"unknown emotion {label!r}; expected one of {EMOTIONS}")
     if scenario not in SCENARIOS:
@@ -404,8 +452,22 @@ def synthesize_clip(actor: str, label: str, scenario: int, version: int, seconds
     body, style = actor_body(actor, seed), actor_style(actor, seed, noise)
     rng = np.random.default_rng([seed, 3, KINEMATIC_ACTORS.index(actor), EMOTIONS.index(label), scenario, version])
     q = trial_qualities(rng, style, label, noise)
+    if r["actor_nonlinear"]:
+        q = _nonlinear_qualities(q, style, actor, seed, r["actor_nonlinear"])
     T = max(int(round(seconds * _FPS)), 16)
+    take = [seed, 7, KINEMATIC_ACTORS.index(actor), EMOTIONS.index(label), scenario, version]   # the options' streams
+    rng_end = copy.deepcopy(rng) if r["quality_drift"] else None
     root, E = _motion(rng, q, scenario, T, _FPS, body, style["hand"])
+    if r["quality_drift"]:                       # end qualities, the take rendered again with them, a cross-fade
+        rd = np.random.default_rng(take + [1])
+        scale = QUALITY_DOCS.loc[QUALITIES, "spread"].to_numpy(float)
+        v = _to_space([q[k] for k in QUALITIES]) + r["quality_drift"] * 0.975 * rd.standard_normal(len(QUALITIES)) * scale
+        root_b, E_b = _motion(rng_end, dict(zip(QUALITIES, _from_space(v).tolist())), scenario, T, _FPS, body,
+                              style["hand"])
+        mid, half = rd.uniform(0.35, 0.65) * T, 0.1 * T
+        w = np.clip((np.arange(T) - (mid - half)) / (2 * half), 0.0, 1.0)
+        w = w * w * (3 - 2 * w)                  # smoothstep: 0 before the fade, 1 after it
+        root, E = root + w[:, None] * (root_b - root), E + w[:, None, None] * (E_b - E)
     offs, ends = body_skeleton(body)
     motion = np.empty((T, len(KINEMATIC_JOINTS), 6))
     motion[:, :, :3] = offs[None]
@@ -419,6 +481,10 @@ def synthesize_clip(actor: str, label: str, scenario: int, version: int, seconds
     toes = [2 + KINEMATIC_END_SITES.index(j) for j in ("RightFoot", "LeftFoot")]
     low = np.minimum(feet[:, :2, 1] - 8.0 * body["height"] * body["leg"], feet[:, toes, 1]).min(axis=1)
     b.motion[:, 1] -= low
+    if r["sensor_noise"] or r["drift"]:
+        b.motion = _capture_artefacts(np.random.default_rng(take + [2]), b.motion, _FPS, r["sensor_noise"], r["drift"])
+        for j in range(1, len(KINEMATIC_JOINTS)):    # only the rotations and the root: bones keep their lengths
+            b.motion[:, 6 * j:6 * j + 3] = offs[j]
     return b
 
 # %% ../nbs/00b_generator.ipynb #48a4121f
@@ -437,8 +503,9 @@ def generator_actors(n_actors: int) -> list[str]:
 
 # %% ../nbs/00b_generator.ipynb #9b0e000a
 def generator_plan(n_actors: int = 22, seed: int = 0, takes: int | None = None, emotions=EMOTIONS,
-                   seconds=(2.3, 21.8), median_seconds: float | None = 7.1) -> pd.DataFrame:
-    "The clips `generate_kinematic` writes: one row per file (actor, gender, label, code, scenario, version, seconds, filename)."
+                   seconds=(2.3, 21.8), median_seconds: float | None = 7.1, context: float = 0.0) -> pd.DataFrame:
+    """The clips `generate_kinematic` writes: one row per file (actor, gender, label, code, scenario, version, seconds,
+    filename). `context` (`REALISM`): the probability that a take's scenario is its emotion's `CONTEXT_SCENARIO`."""
     for e in emotions:
         if e not in EMOTIONS:
             raise ValueError(f"unknown emotion {e!r}; expected some of {EMOTIONS}")
@@ -449,6 +516,9 @@ def generator_plan(n_actors: int = 22, seed: int = 0, takes: int | None = None, 
             n = takes if takes is not None else max(2, int(round(REAL_CLASS_COUNTS[label] / 22 + rng.normal(0, 1.2))))
             order = rng.permutation(6)
             scen = [int(order[k % 6]) if k < 6 else int(rng.integers(6)) for k in range(n)]
+            if context:                           # a stream of its own: the plan is unchanged without it
+                rc = np.random.default_rng([seed, 6, KINEMATIC_ACTORS.index(actor), EMOTIONS.index(label)])
+                scen = [CONTEXT_SCENARIO[label] if u < context else sc for sc, u in zip(scen, rc.random(n))]
             if median_seconds is None:
                 secs = rng.uniform(*seconds, n)
             else:
@@ -464,8 +534,9 @@ def generator_plan(n_actors: int = 22, seed: int = 0, takes: int | None = None, 
     return pd.DataFrame(rows)
 
 # %% ../nbs/00b_generator.ipynb #3d8fe832
-def _write_clip(out_dir: str, row: dict, seed: int, noise: float, precision: int) -> int:
-    b = synthesize_clip(row["actor"], row["label"], row["scenario"], row["version"], row["seconds"], seed, noise)
+def _write_clip(out_dir: str, row: dict, seed: int, noise: float, precision: int, realism: dict | None = None) -> int:
+    b = synthesize_clip(row["actor"], row["label"], row["scenario"], row["version"], row["seconds"], seed, noise,
+                        realism)
     d = Path(out_dir) / "BVH" / row["actor"]
     d.mkdir(parents=True, exist_ok=True)
     with atomic_path(d / f"{row['filename']}.bvh") as tmp:
@@ -475,9 +546,13 @@ def _write_clip(out_dir: str, row: dict, seed: int, noise: float, precision: int
 
 def generate_kinematic(out_dir, n_actors: int = 22, seed: int = 0, *, takes: int | None = None, emotions=EMOTIONS,
                        seconds=(2.3, 21.8), median_seconds: float | None = 7.1, noise: float = 1.0,
-                       precision: int = 4, n_jobs: int = -1, progress: bool = True, overwrite: bool = False) -> Path:
+                       precision: int = 4, n_jobs: int = -1, progress: bool = True, overwrite: bool = False,
+                       realism: dict | None = None) -> Path:
     """Write a generated dataset in the Kinematic dataset's format to `out_dir` (see `generator_plan` for
-    which clips, `synthesize_clip` for each). `emotions` without `'Surprise'` mimics v1.0.0. Returns `out_dir`."""
+    which clips, `synthesize_clip` for each). `emotions` without `'Surprise'` mimics v1.0.0. `realism`: options
+    of `REALISM` (off by default; `generator.json` lists those that are on). Returns `out_dir`."""
+    r = realism_options(realism)
+    on = {k: v for k, v in r.items() if v}
     out = Path(out_dir).expanduser()
     if (out / "BVH").exists() or (out / "file-info.csv").exists():
         if not overwrite:
@@ -485,16 +560,16 @@ def generate_kinematic(out_dir, n_actors: int = 22, seed: int = 0, *, takes: int
         shutil.rmtree(out / "BVH", ignore_errors=True)
         for f in ("file-info.csv", "generator.json"):
             (out / f).unlink(missing_ok=True)
-    plan = generator_plan(n_actors, seed, takes, emotions, seconds, median_seconds)
+    plan = generator_plan(n_actors, seed, takes, emotions, seconds, median_seconds, r["context"])
     out.mkdir(parents=True, exist_ok=True)
-    tasks = (delayed(_write_clip)(str(out), r, seed, noise, precision) for r in plan.to_dict("records"))
+    tasks = (delayed(_write_clip)(str(out), row, seed, noise, precision, on or None) for row in plan.to_dict("records"))
     frames = list(tqdm(Parallel(n_jobs=n_jobs if len(plan) > 8 else 1, return_as="generator")(tasks),
                        total=len(plan), desc="generating", unit="clip", disable=not progress))
     info = pd.DataFrame(dict(filename=plan.filename, emotion=plan.label, actor_ID=plan.actor,
                              actor_gender=plan.gender, scenario_ID=plan.scenario, version=plan.version))
     atomic_write(out / "file-info.csv", info.to_csv(index=False))
     params = dict(n_actors=n_actors, seed=seed, takes=takes, emotions=list(emotions), seconds=list(seconds),
-                  median_seconds=median_seconds, noise=noise, precision=precision)
+                  median_seconds=median_seconds, noise=noise, precision=precision) | ({"realism": on} if on else {})
     atomic_write(out / "generator.json", json.dumps(dict(
         generator="emomotion.generator.generate_kinematic", generator_version=GENERATOR_VERSION, params=params,
         n_clips=len(plan), n_frames=int(np.sum(frames)),
