@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from scipy import stats
 from scipy.special import softmax
 
 from .baselines import BASELINE_FAMILIES, base_pipeline, make_baseline
@@ -29,6 +28,7 @@ from .evaluate import (ADAPTATION_PROTOCOLS, CVResult, _fold_metrics, cross_vali
 from .kinematics import resample
 from .mlp import mlp_pipeline
 from .profiles import profile_settings
+from .stats import fold_interval
 from .sequences import pad_sequences
 from .skeleton_models import skeleton_classifier
 from .skeletons import KEY_PARENT_IDX
@@ -365,17 +365,17 @@ def adapt_per_actor(model, X, y, actors, n_splits: int = 5, seed: int = 0, shots
 def fold_gain(base: CVResult, other: CVResult, metric: str = "accuracy", confidence: float = 0.95) -> dict:
     """The gain of `other` over `base`, two results on the same folds and the same test clips: the mean of the
     per-fold differences of `metric`, their sd, and a Student t-interval (n - 1 degrees of freedom) over the n folds.
-    (The paired comparison of this chapter in one place, to be pointed at the harness's when it has one.)"""
+    (`stats.fold_interval` of the differences; `compare.compare` adds the sign and Wilcoxon tests and the cluster
+    bootstrap where both runs test every clip once.)"""
     if not np.array_equal(np.sort(base.test_index), np.sort(other.test_index)):
         raise ValueError(f"fold_gain: {other.protocol} and {base.protocol} are not scored on the same clips")
     a, b = base.folds.set_index("fold")[metric], other.folds.set_index("fold")[metric]
     if not a.index.equals(b.index):
         raise ValueError(f"fold_gain: {other.protocol} and {base.protocol} do not have the same folds")
     d = (b - a).to_numpy(dtype=float)
-    n, mean = len(d), float(d.mean())
-    sd = float(d.std(ddof=1)) if n > 1 else float("nan")
-    half = float(stats.t.ppf((1 + confidence) / 2, n - 1) * sd / np.sqrt(n)) if n > 1 else float("nan")
-    return dict(gain=mean, gain_sd=sd, gain_low=mean - half, gain_high=mean + half, gain_folds=n)
+    ci = fold_interval(d, confidence)                 # the harness's t-interval over folds (emomotion.stats)
+    sd = float(d.std(ddof=1)) if len(d) > 1 else float("nan")
+    return dict(gain=ci.estimate, gain_sd=sd, gain_low=ci.low, gain_high=ci.high, gain_folds=len(d))
 
 
 def pool_of(protocol: str) -> str | None:
