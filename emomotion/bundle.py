@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -14,11 +15,14 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .cache import atomic_write
 from .datasets import Clips, encode_clips, load_dataset
+from .manifest import (BundleError, CARD_ID_PLACEHOLDER, _card_sha256, _entries, _short, bundle_digest, bundle_id,
+                       check_manifest, read_manifest)
 from .skeletons import KEY_JOINTS, KEY_MAPS
 from .fitcache import TRUSTED_TYPES, load_skops, sha256_of   # the pickle-free files, shared with the fit cache
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2
 "Version of the bundle layout. A bundle loads only when its `format_version` equals this (the compatibility rule)."
 UNCERTAIN_BELOW = 0.5
 "Default threshold: a prediction whose top probability is below it is flagged `uncertain` (stated in the card)."
@@ -26,8 +30,8 @@ UNCERTAIN_BELOW = 0.5
 # %% auto #0
 __all__ = ['BUNDLE_FORMAT', 'UNCERTAIN_BELOW', 'MIXAMO_KEY_MAP', 'CMU_KEY_MAP', 'BVH_KEY_MAPS', 'MODELS', 'PICKLE_SUFFIXES',
            'LICENCES', 'SkeletonError', 'key_joint_index', 'model_spec', 'make_estimator', 'model_inputs',
-           'BundleError', 'fitted_pipeline', 'save_weights', 'load_estimator', 'data_licence', 'training_fingerprint',
-           'model_card', 'evaluate_spec', 'training_inputs', 'train_bundle']
+           'fitted_pipeline', 'save_weights', 'load_estimator', 'data_licence', 'training_fingerprint', 'model_card',
+           'evaluate_spec', 'training_inputs', 'train_bundle']
 
 # %% ../nbs/08a_bundle.ipynb #bc12e84e
 MIXAMO_KEY_MAP: dict[str, str] = {k: ("Spine2" if k == "Spine3" else k) for k in KEY_JOINTS}
@@ -176,10 +180,6 @@ def model_inputs(inputs: dict, positions: list, fps, ids=None) -> np.ndarray:
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".npy", ".npz")
 
 
-class BundleError(ValueError):
-    "A model bundle that is refused: tampered, foreign, untrusted or from an incompatible format; nothing of it ran."
-
-
 def _torch_modules() -> dict:
     from emomotion.lstm import MotionLSTM
     from emomotion.mlp import MLP
@@ -241,40 +241,54 @@ def save_weights(est, folder) -> tuple[dict, dict]:
 
 # %% ../nbs/08a_bundle.ipynb #10cc5fbe
 def _check_bundle(folder: Path) -> dict:
-    "Every check before anything is deserialised: the manifest, format version, no stray or pickled file, SHA-256."
+    """Every check before anything is deserialised, in this order: only regular files in the folder (`lstat`; nothing
+    opened before), the manifest parses, its format version, its `digest` over the canonical manifest, the schema
+    (`check_manifest`), no stray or pickled file, and the SHA-256 of every listed file. Returns the manifest."""
+    folder = Path(folder)
+    entries = _entries(folder)
     mj = folder / "model.json"
-    if not mj.is_file():
+    if "model.json" not in entries:
         raise BundleError(f"{folder}: not a model bundle (no model.json)")
-    try:
-        meta = json.loads(mj.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(f"{mj}: not valid JSON ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != "emomotion-bundle":
-        raise BundleError(f"{mj}: not an emomotion model bundle (field 'format')")
+    meta = read_manifest(mj)
     if meta.get("format_version") != BUNDLE_FORMAT:
-        raise BundleError(f"{mj}: bundle format_version {meta.get('format_version')!r} (written by emomotion "
-                          f"{meta.get('emomotion_version')}); this emomotion ({__version__}) reads format {BUNDLE_FORMAT} only")
-    files = meta.get("files")
-    if not isinstance(files, dict) or not files:
-        raise BundleError(f"{mj}: field 'files' (weight file -> SHA-256) is missing")
-    allowed = {"model.skops", "preprocess.skops", "weights.safetensors", "affect.skops"}
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder).as_posix()
-        if rel in ("model.json", "MODEL_CARD.md"):
+        raise BundleError(f"{mj}: bundle format_version {_short(meta.get('format_version'))} (written by emomotion "
+                          f"{_short(meta.get('emomotion_version'))}); this emomotion ({__version__}) reads format "
+                          f"{BUNDLE_FORMAT} only: retrain it with `emomotion train`")
+    try:
+        digest = bundle_digest(meta)
+    except (RecursionError, ValueError, TypeError):
+        raise BundleError(f"{mj}: manifest cannot be put in canonical form; refused") from None
+    if meta.get("digest") != digest:
+        raise BundleError(f"{mj}: content does not match its digest (model.json was edited after the bundle was "
+                          f"written: field 'digest' {_short(meta.get('digest'), 20)}, content {digest[:12]}…); refused")
+    check_manifest(meta, mj)
+    if meta["model"] not in MODELS:
+        raise BundleError(f"{mj}: field model: {_short(meta['model'])} is not one of {', '.join(MODELS)}")
+    files = meta["files"]
+    for n, p in entries.items():
+        if n == "model.json":
+            continue
+        if p.suffix.lower() in PICKLE_SUFFIXES:
+            raise BundleError(f"{p}: a pickle-like file in the bundle; refused (bundles hold skops and safetensors only)")
+        if n not in files:
+            raise BundleError(f"{p}: a file the bundle's model.json does not list; refused")
+    for rel, want in files.items():
+        p = folder / rel
+        if rel not in entries:
+            raise BundleError(f"{p}: file listed in model.json is missing")
+        if rel == "MODEL_CARD.md":
+            try:
+                text = p.read_bytes().decode("utf-8")
+            except UnicodeDecodeError:
+                text = ""
+            if _card_sha256(text, meta) != want:
+                raise BundleError(f"{p}: SHA-256 does not match model.json (the card was changed); refused")
             continue
         with open(p, "rb") as f:
-            head = f.read(2) if p.is_file() else b""
-        if p.suffix.lower() in PICKLE_SUFFIXES or (len(head) == 2 and head[0] == 0x80 and head[1] <= 5):
+            head = f.read(2)
+        if len(head) == 2 and head[0] == 0x80 and head[1] <= 5:
             raise BundleError(f"{p}: a pickle-like file in the bundle; refused (bundles hold skops and safetensors only)")
-        if rel not in files:
-            raise BundleError(f"{p}: a file the bundle's model.json does not list; refused")
-    for rel, digest in files.items():
-        if rel not in allowed:
-            raise BundleError(f"{mj}: field 'files' lists {rel!r}; a bundle holds only {sorted(allowed)}")
-        p = folder / rel
-        if not p.is_file():
-            raise BundleError(f"{p}: weight file listed in model.json is missing")
-        if sha256_of(p) != digest:
+        if sha256_of(p) != want:
             raise BundleError(f"{p}: SHA-256 does not match model.json (the file was changed); refused")
     return meta
 
@@ -284,27 +298,61 @@ def _load_skops(path: Path):
     return load_skops(path, BundleError)
 
 
+def _build_network(cls, shape: tuple, n_classes: int, params: dict, weights: Path, mj: Path):
+    """The network of a checked architecture with the tensors of `weights`. It is first built on torch's `meta` device
+    (no memory) and its tensor names and shapes compared with the file's header, so memory is never spent on a
+    network that the weights do not fill."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    arg = shape[0] if len(shape) == 1 else shape
+    try:
+        with torch.device("meta"):
+            need = {k: tuple(v.shape) for k, v in cls(arg, n_classes, **params).state_dict().items()}
+    except Exception as e:
+        raise BundleError(f"{mj}: field architecture does not build a {cls.__name__} ({type(e).__name__}: "
+                          f"{str(e)[:120]})") from None
+    try:
+        with safe_open(str(weights), "pt") as f:
+            have = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as e:
+        raise BundleError(f"{weights}: not a readable safetensors file ({type(e).__name__}: {str(e)[:120]})") from None
+    if need != have:
+        diff = sorted(set(need) ^ set(have)) or [k for k in need if need[k] != have[k]]
+        raise BundleError(f"{weights}: tensors do not fit the architecture in model.json (first difference: "
+                          f"{diff[0]} {have.get(diff[0])} vs {need.get(diff[0])})")
+    net = cls(arg, n_classes, **params)
+    try:
+        net.load_state_dict(load_file(str(weights)), strict=True)
+    except Exception as e:
+        raise BundleError(f"{weights}: tensors do not fit the architecture: {str(e)[:160]}") from None
+    return net
+
+
 def load_estimator(folder, meta: dict):
     "The fitted pipeline of a checked bundle (`model.skops`, or `preprocess.skops` + `weights.safetensors` + architecture)."
     import torch
-    from safetensors.torch import load_file
     from sklearn.pipeline import Pipeline
     from emomotion.torchfit import TorchClassifier
     folder = Path(folder)
+    mj, k = folder / "model.json", len(meta["classes"])
     if "model.skops" in meta["files"]:
-        return _load_skops(folder / "model.skops")
+        est = _load_skops(folder / "model.skops")
+        n = len(getattr(est, "classes_", ())) if hasattr(est, "predict_proba") else None
+        if n != k:
+            raise BundleError(f"{mj}: field classes: {k} classes but model.skops "
+                              + ("is not a classifier" if n is None else f"predicts {n}"))
+        return est
     arch = meta["architecture"]
     modules = _torch_modules()
-    if arch.get("module") not in modules:
-        raise BundleError(f"{folder / 'model.json'}: unknown network {arch.get('module')!r}; known: {sorted(modules)}")
     pre = _load_skops(folder / "preprocess.skops")
-    cls, params = modules[arch["module"]], {k: _decode(v) for k, v in arch["module_params"].items()}
-    shape = tuple(arch["input_shape"])
-    net = cls(shape[0] if len(shape) == 1 else shape, arch["n_classes"], **params)
+    cls = modules[arch["module"]]
     try:
-        net.load_state_dict(load_file(str(folder / "weights.safetensors")), strict=True)
-    except RuntimeError as e:
-        raise BundleError(f"{folder / 'weights.safetensors'}: tensors do not fit the architecture: {e}") from None
+        params = {k: _decode(v) for k, v in arch["module_params"].items()}
+    except Exception as e:                       # e.g. a graph that is not one tree
+        raise BundleError(f"{mj}: field architecture.module_params: {str(e)[:160]}") from None
+    shape = tuple(arch["input_shape"])
+    net = _build_network(cls, shape, arch["n_classes"], params, folder / "weights.safetensors", mj)
     clf = TorchClassifier(cls, batch_size=arch["batch_size"], device="cpu", **params)
     clf.module_, clf.classes_, clf.input_shape_ = net.eval(), np.arange(arch["n_classes"]), shape
     clf.device_ = torch.device("cpu")
@@ -388,11 +436,11 @@ def model_card(meta: dict) -> str:
                 f"in `model.json`, `training_data.left_out`); the first: {lo[0]['path']}." if lo else "")
     return f"""# Model card: emomotion {name} (`{m}`)
 
-Bundle format {meta['format_version']}, emomotion {meta['emomotion_version']}, created {meta['created']}, seed {meta['seed']}, profile `{meta['profile']}`.
+Bundle id `{bundle_id(meta) or CARD_ID_PLACEHOLDER}` (the first 12 hex digits of the SHA-256 `digest` over the whole bundle, in `model.json`; `predict` prints it). Bundle format {meta['format_version']}, emomotion {meta['emomotion_version']}, created {meta['created']}, seed {meta['seed']}, profile `{meta['profile']}`.
 
 ## Model details
 {name} trained by `emomotion train` on the 17 key joints of full-body motion capture (BVH). Classes: {', '.join(meta['classes'])}.
-Weights: {', '.join(f'`{f}`' for f in meta['files'])} (skops / safetensors; their SHA-256 are in `model.json`, checked on every load).
+Weights: {', '.join(f'`{f}`' for f in meta['files'] if f != 'MODEL_CARD.md')} (skops / safetensors; their SHA-256, this card's and the digest over `model.json` itself are checked on every load).
 
 ## Intended use
 Research on emotion expressed through body movement: applying the study's model to new acted or performed recordings
@@ -435,16 +483,18 @@ any number.
 """
 
 # %% ../nbs/08a_bundle.ipynb #37a80c5e
-def evaluate_spec(spec: dict, X, y, groups, group_col: str, seed: int = 0, return_result: bool = False):
+def evaluate_spec(spec: dict, X, y, groups, group_col: str, seed: int = 0, return_result: bool = False,
+                  progress: bool = False):
     """The harness's subject-independent estimate for a model recipe on (X, y): `actors` protocol (or `groups`,
     leave-one-content-out, for content-grouped data), 95% interval of the pooled accuracy from the `group_col`-cluster
     bootstrap (`CVResult.cluster_interval`: clips of one actor are not independent), per-class F1, ECE
-    (`lstm.expected_calibration_error`); with `return_result`, `(dict, CVResult)`."""
+    (`lstm.expected_calibration_error`); with `return_result`, `(dict, CVResult)`; with `progress`, a bar of the
+    folds done (k/n) on stderr."""
     from emomotion.evaluate import cross_validate, protocols_for
     from emomotion.lstm import expected_calibration_error
     protocol = protocols_for(group_col)[1]
     res = cross_validate(make_estimator(spec, seed), X, y, protocol, groups=groups, n_splits=spec["n_splits"],
-                         seed=seed, progress=False, fit_groups=spec["fit_groups"])
+                         seed=seed, progress=progress, fit_groups=spec["fit_groups"])
     res.group_name = group_col
     s = res.summary()
     lo, hi = s["pooled_ci_low"], s["pooled_ci_high"]
@@ -480,10 +530,17 @@ def train_bundle(dataset, model: str, out_dir, data_dir=None, profile: str = "qu
     subject-independently on the same clips (for the card). The estimator is fitted on the class codes 0..K-1, as
     in `evaluate.cross_validate`, so a bundle trained on a fold's training clips predicts exactly what the harness did.
     A clip that cannot be encoded costs only itself (`training_inputs`): it is left out, and `model.json` and the card
-    say which and why."""
+    say which and why. The dataset is recorded under the name given (`bandai-styles`, not the loader's `bandai`).
+    With `progress`, one line per step on stderr (cross-validation with a fold bar, then the final fit).
+    `model.json` is sealed last: the card's SHA-256 is listed in `files` and `digest` covers the whole manifest."""
     from emomotion.provenance import package_versions
     whole = not isinstance(dataset, Clips)
     clips = load_dataset(dataset, data_dir, profile=profile, seed=seed, progress=progress) if whole else dataset
+    dataset_name = str(dataset) if whole else clips.name
+
+    def say(msg):
+        if progress:
+            print(f"train: {msg}", file=sys.stderr, flush=True)
     spec = model_spec(model, profile, len(clips))
     feature_inputs = model_spec("rf", profile)["inputs"]
     rows, X, X_feats, left_out = training_inputs(clips, spec["inputs"],
@@ -493,11 +550,14 @@ def train_bundle(dataset, model: str, out_dir, data_dir=None, profile: str = "qu
     idx = clips.index
     classes, y = np.unique(idx["label"].to_numpy(), return_inverse=True)
     groups = idx[clips.group_col].to_numpy()
-    evaluation, res = evaluate_spec(spec, X, y, groups, clips.group_col, seed, True) if evaluate else (None, None)
+    if evaluate:
+        say(f"cross-validation of {model} on {len(idx)} clips ({spec['n_splits']} folds)")
+    evaluation, res = evaluate_spec(spec, X, y, groups, clips.group_col, seed, True, progress) if evaluate else (None, None)
     affect, head = bundle_affect(res, classes[y], X_feats, groups, profile, seed)
     if evaluation is not None:
         evaluation["per_class_f1"] = {str(classes[int(k)]): v for k, v in evaluation["per_class_f1"].items()}
     est = make_estimator(spec, seed)
+    say(f"final fit of {model} on all {len(idx)} clips")
     t0 = time.perf_counter()
     from emomotion.evaluate import limit_threads
     with limit_threads(1):                 # as a fold of the harness is fitted: the bundle equals its fold
@@ -520,7 +580,7 @@ def train_bundle(dataset, model: str, out_dir, data_dir=None, profile: str = "qu
                 architecture=arch,
                 skeleton=dict(key_joints=list(KEY_JOINTS), layouts=BVH_KEY_MAPS, units="auto: metres when the body "
                               "size is 0.5–2.5 file units, centimetres when 50–250 (unit_divisor)"),
-                training_data=dict(dataset=clips.name, group_col=clips.group_col, licence=data_licence(clips),
+                training_data=dict(dataset=dataset_name, group_col=clips.group_col, licence=data_licence(clips),
                                    counts={str(k): int(v) for k, v in idx["label"].value_counts().sort_index().items()},
                                    n_groups=int(idx[clips.group_col].nunique()),
                                    fingerprint=training_fingerprint(clips, whole),
@@ -531,6 +591,10 @@ def train_bundle(dataset, model: str, out_dir, data_dir=None, profile: str = "qu
                 versions=package_versions(("numpy", "pandas", "scikit-learn", "scipy", "torch", "optuna", "skops",
                                            "safetensors")),
                 files={f: sha256_of(out / f) for f in files})
-    (out / "model.json").write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
-    (out / "MODEL_CARD.md").write_text(model_card(meta), encoding="utf-8")
+    meta = json.loads(json.dumps(meta, default=str))          # exactly what model.json will hold
+    meta["files"]["MODEL_CARD.md"] = _card_sha256(model_card(meta), meta)
+    meta["digest"] = bundle_digest(meta)
+    atomic_write(out / "MODEL_CARD.md", model_card(meta))
+    atomic_write(out / "model.json", json.dumps(meta, indent=1))
+    say(f"wrote {out} (bundle id {bundle_id(meta)})")
     return out

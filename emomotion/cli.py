@@ -37,10 +37,11 @@ def exit_status(error: BaseException) -> int | None:
     a bug, to be shown with its traceback. The one rule of every subcommand."""
     from emomotion.bundle import BundleError, SkeletonError
     from emomotion.bvh import BVHError
+    from emomotion.predict import ArgumentError
     from emomotion.cache import CacheError
     from emomotion.datasets import DatasetError
     from emomotion.study import DataNotFoundError, StudyError, UsageError
-    if isinstance(error, (UsageError, DataNotFoundError, CacheError, BundleError, SkeletonError)):
+    if isinstance(error, (UsageError, DataNotFoundError, CacheError, BundleError, SkeletonError, ArgumentError)):
         return EXIT_USAGE
     if isinstance(error, (StudyError, DatasetError, BVHError, OSError)):
         return EXIT_DATA
@@ -167,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--units", metavar="UNITS", type=_units, default="auto",
                    help="the files' length unit: auto (told from the body size, the default), m, cm, or the number "
                         "of file units per metre")
+    r.add_argument("--full-precision", action="store_true",
+                   help="write probabilities, confidence and valence/arousal/dominance unrounded (default: 4 decimals, "
+                        "predict.ROUND_DECIMALS)")
 
     c = sub.add_parser("cache", help="the fit cache: its size, and the entries this installation can no longer read",
                        description="Show the fit cache (fold fits kept for reuse: fitcache.fit_cache_dir): its entries "

@@ -41,11 +41,17 @@ def load_skops(path, error: type[Exception] = ValueError):
     """The object in the skops file `path`, once its types are known to be skops's defaults or `TRUSTED_TYPES`;
     raises `error` (naming the file and the other types) without loading anything otherwise."""
     import skops.io as sio
-    untrusted = sio.get_untrusted_types(file=str(path))
+    try:
+        untrusted = sio.get_untrusted_types(file=str(path))
+    except Exception as e:                      # a zip that is not one, a damaged schema: nothing was loaded
+        raise error(f"{path}: not a readable skops file ({type(e).__name__}: {str(e)[:120]}); refused") from None
     unexpected = sorted(set(untrusted) - set(TRUSTED_TYPES))
     if unexpected:
         raise error(f"{path}: holds types outside emomotion's trusted list: {unexpected}; refused, nothing loaded")
-    return sio.load(str(path), trusted=list(untrusted))
+    try:
+        return sio.load(str(path), trusted=list(untrusted))
+    except Exception as e:
+        raise error(f"{path}: cannot be loaded ({type(e).__name__}: {str(e)[:120]}); refused") from None
 
 
 def sha256_of(path) -> str:

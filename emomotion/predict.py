@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -13,9 +14,11 @@ import numpy as np
 import pandas as pd
 
 from .bvh import read_bvh
-from .bundle import (
-    SkeletonError, _check_bundle, _load_skops, key_joint_index, load_estimator, model_inputs, train_bundle)
-from .affect import VAD_DIMS, map_proba
+from .bundle import SkeletonError, _check_bundle, _load_skops, bundle_id, key_joint_index
+from .bundle import load_estimator, model_inputs, train_bundle
+from .affect import NRC_VAD, VAD_DIMS, map_proba
+from .cache import atomic_path
+from .datasets import _shown
 from .parsing import _fps_of
 from .kinematics import MIN_FRAMES, body_height
 
@@ -24,7 +27,8 @@ DISCLAIMER = ("Note: emomotion predictions are approximate estimates of the emot
               "any decision about a person.")
 
 # %% auto #0
-__all__ = ['DISCLAIMER', 'METRES_HEIGHT', 'unit_divisor', 'read_motion', 'bvh_paths', 'Model', 'load_model', 'plot_timeline']
+__all__ = ['DISCLAIMER', 'METRES_HEIGHT', 'ROUND_DECIMALS', 'unit_divisor', 'read_motion', 'bvh_paths', 'ArgumentError',
+           'check_predict_args', 'Model', 'load_model', 'plot_timeline', 'rounded', 'check_predict_command']
 
 # %% ../nbs/08_predict.ipynb #dae470de
 METRES_HEIGHT = (0.5, 2.5)
@@ -63,11 +67,44 @@ def read_motion(path, units="auto") -> tuple[np.ndarray, float, str]:
 
 # %% ../nbs/08_predict.ipynb #e7aed13f
 def bvh_paths(paths) -> list[Path]:
-    "BVH files of `paths`: files as given, folders searched recursively for `*.bvh` (sorted)."
+    """BVH files of `paths`: paths as given, folders searched recursively for `*.bvh` (sorted). Every entry named
+    `*.bvh` that is not a folder is listed, whatever it is (a FIFO, a dangling or looping link, a device): nothing is
+    opened here, and `read_bvh` refuses what is not a regular file, so each gets a row with its error."""
     out = []
     for p in map(Path, paths):
-        out += sorted(q for q in p.rglob("*") if q.suffix.lower() == ".bvh" and q.is_file()) if p.is_dir() else [p]
+        out += sorted(q for q in p.rglob("*") if q.suffix.lower() == ".bvh" and not q.is_dir()) if p.is_dir() else [p]
     return out
+
+
+class ArgumentError(ValueError):
+    "A `predict` argument that cannot work (checked before any file is read); the message names the option."
+
+
+def check_predict_args(window=None, hop=None, units="auto") -> None:
+    """Raise `ArgumentError` (one line naming the option) for a `window` or `hop` that is not a positive number of
+    seconds, a `hop` without a `window`, or `units` that are not 'auto', 'm', 'cm' or a positive divisor. The
+    window's length in frames depends on each file's rate; `predict_files` checks it as each file is read, before
+    any prediction is made."""
+    for name, v in (("--window", window), ("--hop", hop)):
+        if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v <= 86400):
+            raise ArgumentError(f"{name} {v!r}: must be a positive number of seconds")
+    if hop is not None and window is None:
+        raise ArgumentError("--hop needs --window (the window length in seconds)")
+    if units not in ("auto", "m", "cm"):
+        try:
+            d = float(units)
+        except (TypeError, ValueError):
+            d = float("nan")
+        if not (math.isfinite(d) and d > 0):
+            raise ArgumentError(f"--units {units!r}: must be auto, m, cm or a positive divisor to metres")
+
+
+def _window_frames(window: float, fps: float, f) -> int:
+    n = int(round(window * fps))
+    if n < MIN_FRAMES:
+        raise ArgumentError(f"--window {window:g} s is {n} frames at {fps:g} fps ({_shown(f)}); at least {MIN_FRAMES} "
+                            f"frames are needed: use --window {math.ceil(100 * MIN_FRAMES / fps) / 100:g} or more")
+    return n
 
 
 class Model:
@@ -80,8 +117,25 @@ class Model:
         self.affect = meta.get("affect") or dict(approach="mapping")
         self.affect_head = _load_skops(self.folder / "affect.skops") if "affect.skops" in meta["files"] else None
 
+    @property
+    def bundle_id(self) -> str:
+        "The bundle's short id (`bundle.bundle_id`): the first 12 hex digits of its digest."
+        return bundle_id(self.meta)
+
     def __repr__(self):
-        return f"Model({self.meta['model']!r}, classes {self.classes}, from {self.folder})"
+        return f"Model({self.meta['model']!r}, bundle {self.bundle_id}, classes {self.classes}, from {self.folder})"
+
+    def empty_note(self, preds: pd.DataFrame) -> str | None:
+        """One line saying which output columns are empty in rows that have a prediction, and why (valence, arousal
+        and dominance: the classes without a lexicon anchor); None when none is."""
+        ok = preds["error"] == "" if "error" in preds else pd.Series(True, index=preds.index)
+        empty = int(preds.loc[ok, list(VAD_DIMS)].isna().any(axis=1).sum())
+        if not empty:
+            return None
+        missing = [c for c in self.classes if c not in NRC_VAD.index]
+        return (f"{'/'.join(VAD_DIMS)} empty for {empty} of {int(ok.sum())} predicted rows: no lexicon anchor for "
+                f"{len(missing)} of {len(self.classes)} classes ({', '.join(missing)}); a row gets values only when "
+                f"those classes have probability 0")
 
     def predict_inputs(self, X) -> np.ndarray:
         "Class probabilities `(N, K)` for model input rows (`model_inputs`)."
@@ -116,18 +170,29 @@ class Model:
 
     def predict_files(self, paths, units="auto", window: float | None = None, hop: float | None = None) -> pd.DataFrame:
         """One row per BVH file (folders are searched): `file, label, p_<class>, confidence, uncertain, error, valence,
-        arousal, dominance` (from the approach in `model.json` field `affect`: mapping or regression head). A file that cannot be read or mapped gets a row with its `error` and no prediction. With `window`
-        (seconds; `hop` defaults to half of it), `.attrs["timeline"]` is the same per window (`start_s`, `end_s`)."""
+        arousal, dominance` (from the approach in `model.json` field `affect`: mapping or regression head). A file that
+        cannot be read or mapped gets a row with its `error` and no prediction. With `window` (seconds; `hop` defaults
+        to half of it), `.attrs["timeline"]` is the same per window (`start_s`, `end_s`). Arguments are checked first
+        (`check_predict_args`), the window's length in frames as each file is read. A name that is not valid UTF-8 is
+        written as the loaders show it (`datasets._shown`: each undecodable byte as `\\xNN`), so the table is text."""
+        check_predict_args(window, hop, units)
         files = bvh_paths(paths)
         motions, errors = {}, {}
         for f in files:
             try:
                 key, fps, _ = read_motion(f, units)
-                motions[f] = (key, fps, model_inputs(self.meta["inputs"], [key], fps, [str(f)]),
-                              self._affect_inputs([key], fps, [str(f)]))
             except Exception as e:          # one bad file costs only its own row
                 msg = str(e)
-                errors[f] = f"{type(e).__name__}: {msg if str(f) in msg else f'{f}: {msg}'}"
+                errors[f] = _shown(f"{type(e).__name__}: {msg if str(f) in msg else f'{f}: {msg}'}")
+                continue
+            if window is not None:
+                _window_frames(window, fps, f)
+            try:
+                motions[f] = (key, fps, model_inputs(self.meta["inputs"], [key], fps, [str(f)]),
+                              self._affect_inputs([key], fps, [str(f)]))
+            except Exception as e:
+                msg = str(e)
+                errors[f] = _shown(f"{type(e).__name__}: {msg if str(f) in msg else f'{f}: {msg}'}")
         proba = self.predict_inputs(np.concatenate([m[2] for m in motions.values()])) if motions else None
         rows, k = [], 0
         empty = self._rows(np.zeros((0, len(self.classes))))
@@ -137,7 +202,7 @@ class Model:
             else:
                 r = pd.DataFrame([{c: np.nan for c in empty.columns} | {"label": "", "uncertain": True,
                                                                           "error": errors[f]}])
-            r.insert(0, "file", str(f))
+            r.insert(0, "file", _shown(f))
             rows.append(r)
         out = pd.concat(rows, ignore_index=True) if rows else empty.assign(file=[])
         if window is not None:
@@ -147,19 +212,16 @@ class Model:
     def timeline(self, motions: dict, window: float, hop: float | None = None) -> pd.DataFrame:
         "Per-window predictions for `{file: (key positions, fps)}`: windows of `window` s every `hop` s."
         hop = window / 2 if hop is None else hop
-        if not (window > 0 and hop > 0):
-            raise ValueError(f"window and hop must be positive seconds, got {window}, {hop}")
+        check_predict_args(window, hop)
         spans, parts, feats = [], [], []
         for f, (key, fps) in motions.items():
-            n, step = int(round(window * fps)), max(1, int(round(hop * fps)))
-            if n < MIN_FRAMES:
-                raise ValueError(f"window {window} s is {n} frames at {fps:g} fps; need at least {MIN_FRAMES}")
+            n, step = _window_frames(window, fps, f), max(1, int(round(hop * fps)))
             starts = list(range(0, max(len(key) - n, 0) + 1, step))
             wins = [key[s:s + n] for s in starts]
             names = [f"{f} @ {s / fps:.2f} s" for s in starts]
             parts.append(model_inputs(self.meta["inputs"], wins, fps, names))
             feats.append(self._affect_inputs(wins, fps, names))
-            spans += [(str(f), s / fps, min(s + n, len(key)) / fps) for s in starts]
+            spans += [(_shown(f), s / fps, min(s + n, len(key)) / fps) for s in starts]
         if not spans:
             return pd.DataFrame(columns=["file", "start_s", "end_s"])
         affect_X = None if self.affect_head is None else np.concatenate(feats)
@@ -200,7 +262,7 @@ def _cmd_train(args) -> int:
                        evaluate=not args.no_evaluate, progress=True)
     meta = json.loads((out / "model.json").read_text(encoding="utf-8"))
     ev = meta["evaluation"]
-    print(f"wrote {out}: {meta['model']} on {meta['training_data']['dataset']} "
+    print(f"wrote {out} (bundle {bundle_id(meta)}): {meta['model']} on {meta['training_data']['dataset']} "
           f"({sum(meta['training_data']['counts'].values())} clips, classes {', '.join(meta['classes'])}); fit {meta['fit_s']} s")
     if ev:
         print(f"{ev['protocol']} cross-validation: accuracy {ev['accuracy']:.3f} ± {ev['accuracy_std']:.3f} (pooled "
@@ -208,33 +270,71 @@ def _cmd_train(args) -> int:
     return 0
 
 
+ROUND_DECIMALS = 4
+"Decimals of the probabilities, confidence and valence/arousal/dominance that `predict` writes (unless `--full-precision`)."
+
+
+def rounded(df: pd.DataFrame, decimals: int | None = ROUND_DECIMALS) -> pd.DataFrame:
+    "`df` with its probability, confidence and affect columns rounded to `decimals` (None: unchanged, full precision)."
+    cols = [c for c in df.columns if c.startswith("p_") or c in ("confidence", *VAD_DIMS)]
+    return df if decimals is None or not cols else df.assign(**{c: df[c].round(decimals) for c in cols})
+
+
+def _write_csv(df: pd.DataFrame, path) -> None:
+    "Write a table atomically (`cache.atomic_path`): the file at `path` is the old one until the new one is complete."
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+
+
+def check_predict_command(args) -> None:
+    "Every argument of `emomotion predict` checked before any file is read (`check_predict_args`); `ArgumentError`."
+    check_predict_args(args.window, args.hop, args.units)
+    if args.out is not None and Path(args.out).is_dir():
+        raise ArgumentError(f"--out {_shown(args.out)}: is a folder; give a CSV file name")
+
+
 def _cmd_predict(args) -> int:
     print(DISCLAIMER, file=sys.stderr)
+    try:
+        check_predict_command(args)
+    except ArgumentError as e:
+        print(f"emomotion: error: {e}", file=sys.stderr)
+        return 2
     model = load_model(args.model_dir)      # a BundleError ends the command: `emomotion: error: ...`, exit 2
-    preds = model.predict_files(args.paths, units=args.units, window=args.window, hop=args.hop)
+    print(f"bundle {model.bundle_id}: {model.meta['model']} trained on {model.meta['training_data']['dataset']}",
+          file=sys.stderr)
+    try:
+        preds = model.predict_files(args.paths, units=args.units, window=args.window, hop=args.hop)
+    except ArgumentError as e:
+        print(f"emomotion: error: {e}", file=sys.stderr)
+        return 2
+    decimals = None if getattr(args, "full_precision", False) else ROUND_DECIMALS
     out = Path(args.out) if args.out else None
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        preds.to_csv(out, index=False)
-        print(f"wrote {out} ({len(preds)} rows)")
+        _write_csv(rounded(preds, decimals), out)
+        print(f"wrote {_shown(out)} ({len(preds)} rows)")
     else:
-        print(preds.to_csv(index=False), end="")
+        print(rounded(preds, decimals).to_csv(index=False), end="")
     if args.window is not None:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         tl = preds.attrs["timeline"]
         stem = out.with_suffix("") if out is not None else Path("predictions")
-        tl.to_csv(f"{stem}_timeline.csv", index=False)
+        _write_csv(rounded(tl, decimals), f"{stem}_timeline.csv")
         for i, f in enumerate(dict.fromkeys(tl["file"])):
             ax = plot_timeline(tl, f)
-            ax.figure.savefig(f"{stem}_timeline_{i:03d}_{Path(f).stem}.png", dpi=110, bbox_inches="tight")
+            with atomic_path(f"{stem}_timeline_{i:03d}_{Path(f).stem}.png") as tmp:
+                ax.figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
             plt.close(ax.figure)
-        print(f"wrote {stem}_timeline.csv and {tl['file'].nunique()} figure(s) {stem}_timeline_*.png")
+        print(f"wrote {_shown(stem)}_timeline.csv and {tl['file'].nunique()} figure(s) {_shown(stem)}_timeline_*.png")
+    note = model.empty_note(preds)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     bad = preds[preds["error"] != ""]
     for f, e in zip(bad["file"], bad["error"]):
         print(f"failed: {e}", file=sys.stderr)
     if not len(preds):
-        print("error: no BVH files found in " + ", ".join(map(str, args.paths)), file=sys.stderr)
+        print("error: no BVH files found in " + ", ".join(map(_shown, args.paths)), file=sys.stderr)
     return 0 if len(preds) and bad.empty else 1
 

@@ -1,4 +1,5 @@
 "Model bundles and prediction (`emomotion.bundle`, `emomotion.predict`): train→predict equals the harness, bad files, skeletons, tampering."
+import hashlib
 import json
 import pickle
 import re
@@ -119,6 +120,10 @@ def _copy(bundle: Path, dst: Path) -> Path:
 def _relist(b: Path, name: str):
     meta = json.loads((b / "model.json").read_text())
     meta["files"][name] = B.sha256_of(b / name)
+    card = (b / "MODEL_CARD.md").read_text().replace(B.bundle_id(meta), B.CARD_ID_PLACEHOLDER)
+    meta["files"]["MODEL_CARD.md"] = hashlib.sha256(card.encode()).hexdigest()
+    meta["digest"] = B.bundle_digest(meta)                   # resealed: only the weight file's own checks remain
+    (b / "MODEL_CARD.md").write_text(card.replace(B.CARD_ID_PLACEHOLDER, B.bundle_id(meta)))
     (b / "model.json").write_text(json.dumps(meta))
 
 
