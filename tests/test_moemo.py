@@ -151,7 +151,8 @@ def test_moemo_bundle_trains_loads_and_predicts_as_the_harness(tmp_path):
     X = B.model_inputs(spec["inputs"], clips.all_positions(), idx["fps"].to_numpy(float), idx["clip_id"])
     assert (X[:, -1] == -1).all()                     # from files alone, the activity is unknown
     y, groups = idx["label"].to_numpy(), idx["actor"].to_numpy()
-    res = cross_validate(B.make_estimator(spec, 0), X, y, "actors", groups=groups, n_splits=3, seed=0, progress=False)
+    res = cross_validate(B.make_estimator(spec, 0), X, y, "actors", groups=groups, n_splits=3, seed=0, progress=False,
+                         fit_groups=spec["fit_groups"])
     pred = res.predictions()
     tr, te = split_indices("actors", y, groups, 3, 0)[0]
     b = B.train_bundle(clips.subset(tr), "moemo", tmp_path / "moemo", evaluate=False)

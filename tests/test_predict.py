@@ -55,7 +55,7 @@ def test_rf_bundle_equals_cross_validate_fold_for_fold(clips, tmp_path):
 def test_lstm_bundle_equals_cross_validate(clips, tmp_path):
     P_ = profile_settings("quick", "lstm")
     X = build_sequences(clips, **P_["sequences"]).X
-    _same_as_harness(clips, "lstm", X, make_motion_lstm(3, seed=0, **P_["model"]), False, tmp_path, folds={0})
+    _same_as_harness(clips, "lstm", X, make_motion_lstm(3, seed=0, **P_["model"]), True, tmp_path, folds={0})
 
 
 def test_read_motion_gives_the_loaders_positions(clips):
@@ -191,7 +191,7 @@ def test_stgcn_gated_bundle_equals_cross_validate(clips, tmp_path):
     X, _ = stack_blocks(graph=gt.X, features=Xf.to_numpy(np.float32), dtype="float32")
     est = stgcn_classifier(key_graph(), gt.shape, "gated", seed=0, channels=S["channels"], strides=S["strides"],
                            feat_dim=S["feat_dim"], max_epochs=S["max_epochs"], patience=S["patience"])
-    _same_as_harness(clips, "stgcn_gated", X, est, False, tmp_path, folds={0})
+    _same_as_harness(clips, "stgcn_gated", X, est, True, tmp_path, folds={0})
 
 
 def test_bundle_and_predict_are_two_chapter_sized_modules():
