@@ -16,15 +16,16 @@ import pandas as pd
 
 from .datasets import CONFLICT_COLUMNS
 from .evaluate import PROTOCOL_TEXT, PROTOCOLS
-from .provenance import REPORT_FIGURE, SHARED_TABLES, load_provenance, snapshot, top_stages
+from .provenance import REPORT_FIGURE, SHARED_TABLES, load_provenance, portable_record, snapshot, top_stages
 from .published import PUBLISHED, published_beside
 
 # %% auto #0
 __all__ = ['RESULT_KEY', 'MODEL_NAMES', 'PUBLISHED_COLUMN', 'MAX_ROWS', 'MAX_COLS', 'COST_COLUMNS', 'COST_CAPTION',
-           'FIGURE_SUFFIXES', 'RESULTS_DIR', 'read_results', 'display_name', 'model_family', 'headline_table',
-           'headline_figure', 'caption_parts', 'caption_for', 'display_table', 'render_markdown', 'render_html',
-           'cost_table', 'report_blocks', 'write_report', 'results_name', 'whole_study', 'publish_results',
-           'readme_block', 'render_readme', 'update_readme', 'compare_results', 'main']
+           'FIGURE_SUFFIXES', 'RESULTS_DIR', 'RESULTS_FILES', 'HEADLINE', 'read_results', 'display_name',
+           'model_family', 'headline_table', 'headline_figure', 'caption_parts', 'caption_for', 'display_table',
+           'render_markdown', 'render_html', 'cost_table', 'report_blocks', 'write_report', 'results_name',
+           'whole_study', 'publish_results', 'readme_block', 'headline_summary', 'headline_block', 'render_readme',
+           'update_readme', 'compare_results', 'main']
 
 # %% ../nbs/07b_report.ipynb #419143b8
 RESULT_KEY = ["dataset", "model", "protocol"]
@@ -643,6 +644,9 @@ def write_report(out, prov: dict | None = None) -> tuple[Path, Path]:
 RESULTS_DIR = "results"
 _OPEN = re.compile(r"<!-- results:(?P<name>[A-Za-z0-9._+-]+) -->")
 _CLOSE = "<!-- /results -->"
+_HEADLINE_OPEN, _HEADLINE_CLOSE = "<!-- headline -->", "<!-- /headline -->"
+RESULTS_FILES = ("README.md", "RESULTS.md")
+"The Markdown files whose blocks are made from `results/`: README's compact headline, RESULTS.md's full tables."
 
 
 def results_name(params: dict, whole: bool = False) -> str:
@@ -665,7 +669,8 @@ def whole_study(prov: dict, nbs_dir) -> bool:
 
 def publish_results(out, results_dir=RESULTS_DIR, nbs_dir=None) -> Path:
     """Copy the small text record of the finished study in `out` — `tables/results.csv` and `provenance.json` — to
-    `results_dir/<results_name>/` (same layout; a run of some notebooks gets its own folder), filling each notebook's `top_stages` from its executed copy
+    `results_dir/<results_name>/` (same layout; a run of some notebooks gets its own folder; the machine's paths
+    replaced by placeholders, `provenance.portable_record`), filling each notebook's `top_stages` from its executed copy
     where the run did not record them, and `whole_study` (every notebook of `nbs_dir`, default: the run's own, ran to
     the end in this folder). Returns that folder; `ValueError` naming the file when `out` cannot be published."""
     out = Path(out)
@@ -686,7 +691,7 @@ def publish_results(out, results_dir=RESULTS_DIR, nbs_dir=None) -> Path:
     dest = Path(results_dir) / results_name(params, prov["whole_study"])
     (dest / "tables").mkdir(parents=True, exist_ok=True)
     (dest / "tables" / "results.csv").write_bytes(src.read_bytes())
-    (dest / "provenance.json").write_text(json.dumps(prov, indent=2, default=str) + "\n")
+    (dest / "provenance.json").write_text(json.dumps(portable_record(prov), indent=2, default=str) + "\n")
     return dest
 
 
@@ -694,7 +699,7 @@ def readme_block(folder) -> str:
     """The Markdown README shows for the published results in `folder`: the run it comes from (command, commit, date),
     the headline table and the cost table, exactly as `REPORT.md` has them."""
     folder = Path(folder)
-    prov = load_provenance(folder) or {}
+    prov = portable_record(load_provenance(folder) or {})
     params, git, nbs = prov.get("parameters") or {}, prov.get("git") or {}, prov.get("notebooks", [])
     source = (f"From `{RESULTS_DIR}/{folder.name}/` (written by `python -m emomotion.report readme`): dataset "
               f"**{params.get('dataset')}**, profile **{params.get('profile')}**, seed {params.get('seed')}; made by "
@@ -706,14 +711,73 @@ def readme_block(folder) -> str:
                             ("table", cost_table(prov), COST_CAPTION, "")])
 
 
+HEADLINE = {"kinematic": ("Kinematic (PhysioNet)", "actors"), "bandai": ("Bandai-Namco emotions", "groups"),
+            "bandai-styles": ("Bandai-Namco styles", "groups"), "emokine": ("EMOKINE", "groups"),
+            "synthetic": ("generated (pipeline check)", "actors")}
+"The columns of README's headline: each dataset (real data first) under its subject- or content-independent protocol."
+_PROTOCOL_WORDS = {"actors": "leave-actors-out", "groups": "leave-one-content-out"}
+
+
+def headline_summary(results_dir) -> pd.DataFrame:
+    """README's compact headline from every published run in `results_dir`: one row per model that has a result on
+    real data (ablations left out; a model published by two runs: the whole study's row, else the first folder's),
+    one column per dataset of `HEADLINE` under its protocol (accuracy, mean ± sd over test folds; real data first,
+    sorted by the best real-data accuracy), and a last row with chance."""
+    folders = sorted((q.parents[1] for q in Path(results_dir).glob("*/tables/results.csv")),
+                     key=lambda f: ("-only-" in f.name, f.name))
+    res = pd.concat([read_results(f) for f in folders], ignore_index=True) if folders else pd.DataFrame()
+    if res.empty:
+        return pd.DataFrame()
+    res = res[[HEADLINE.get(d, (None, None))[1] == p for d, p in zip(res.dataset, res.protocol)]]
+    res = res[~res.model.str.startswith("moemo_") & (res.get("family", pd.Series("", index=res.index)) != "ablation")]
+    res = res.drop_duplicates(RESULT_KEY)
+    datasets = [d for d in HEADLINE if d in set(res.dataset)]
+    real = [d for d in datasets if d != "synthetic"]
+    acc = pd.to_numeric(res.accuracy, errors="coerce")
+    best = acc[res.dataset.isin(real)].groupby(res.model[res.dataset.isin(real)]).max().sort_values(ascending=False)
+    models = list(best.index) if real else list(dict.fromkeys(res.model))
+    res = res[res.model.isin(models)]
+    def head(d):
+        g = res[res.dataset == d]
+        clips = "/".join(sorted({str(int(float(n))) for n in g.get("n_clips", []) if _num(n)}))
+        return f"{HEADLINE[d][0]}, {_PROTOCOL_WORDS[HEADLINE[d][1]]}" + (f" ({clips} clips)" if clips else "")
+    rows = []
+    for m in models:
+        row = {"model": display_name(m)}
+        for d in datasets:
+            r = res[(res.dataset == d) & (res.model == m)]
+            row[head(d)] = "" if r.empty else _num(r.accuracy.iloc[0]) + (
+                f" ± {_num(r.accuracy_std.iloc[0])}" if "accuracy_std" in r and _num(r.accuracy_std.iloc[0]) else "")
+        rows.append(row)
+    rows.append({"model": "chance"} | {head(d): " / ".join(sorted({_num(x) for x in res[res.dataset == d].chance if _num(x)}))
+                                       for d in datasets})
+    return pd.DataFrame(rows)
+
+
+def headline_block(results_dir) -> str:
+    "The Markdown of README's headline block: `headline_summary` under a line that says where it comes from."
+    return render_markdown([("p", f"Accuracy, mean ± sd over test folds, from `{RESULTS_DIR}/` (written by "
+                                  "`python -m emomotion.report readme`; every row, protocol and cost: RESULTS.md)."),
+                            ("table", headline_summary(results_dir), "", "")])
+
+
 def render_readme(text: str, results_dir, name: str = "README.md") -> str:
-    """`text` with every block between `<!-- results:NAME -->` and `<!-- /results -->` made anew from `results_dir/NAME/`.
-    `ValueError` naming `name` and the line for a block that is not closed or has no published results, and the
-    folder for published results that have no block."""
+    """`text` with every block between `<!-- results:NAME -->` and `<!-- /results -->` made anew from `results_dir/NAME/`
+    and the `<!-- headline -->` block from all of `results_dir` (`headline_block`). `ValueError` naming `name` and the line
+    for a block that is not closed or has no published results, and — in a file with `results:` blocks, or none of
+    either kind — the folder of published results that have no block."""
     results_dir, lines, out, seen, i = Path(results_dir), text.splitlines(keepends=True), [], [], 0
     while i < len(lines):
         out.append(lines[i])
-        m = _OPEN.fullmatch(lines[i].rstrip("\n"))
+        line = lines[i].rstrip("\n")
+        m = _OPEN.fullmatch(line)
+        if line == _HEADLINE_OPEN:
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].rstrip("\n") == _HEADLINE_CLOSE), None)
+            if end is None:
+                raise ValueError(f"{name}, line {i + 1}: {line} has no {_HEADLINE_CLOSE} line")
+            out += ["\n", headline_block(results_dir), "\n", lines[end]]
+            i = end + 1
+            continue
         if m is None:
             i += 1
             continue
@@ -727,26 +791,31 @@ def render_readme(text: str, results_dir, name: str = "README.md") -> str:
         out += ["\n", readme_block(folder), "\n", lines[end]]
         seen.append(m["name"])
         i = end + 1
+    every = bool(seen) or _HEADLINE_OPEN not in text.splitlines()
     unshown = sorted(q.parents[1].name for q in results_dir.glob("*/tables/results.csv") if q.parents[1].name not in seen)
-    if unshown:
+    if every and unshown:
         raise ValueError(f"{name}: no <!-- results:{unshown[0]} --> block for the published results in "
                          f"{results_dir / unshown[0]}; put that line and {_CLOSE} where its tables belong")
     return "".join(out)
 
 
 def update_readme(readme="README.md", results_dir=None, check: bool = False) -> list[str]:
-    """Rewrite the results blocks of `readme` from `results_dir` (default: `results/` beside it); return the names of
-    the blocks that changed. With `check`, write nothing."""
+    """Rewrite the generated blocks of `readme` (README.md, RESULTS.md) from `results_dir` (default: `results/` beside
+    it); return the names of the blocks that changed (`headline` for README's). With `check`, write nothing."""
     readme = Path(readme)
     results_dir = Path(results_dir) if results_dir is not None else readme.parent / RESULTS_DIR
     old = readme.read_text()
     new = render_readme(old, results_dir, readme.name)
-    blocks = lambda t: dict(re.findall(r"^<!-- results:(\S+) -->\n(.*?)^<!-- /results -->", t, re.M | re.S))
+    def blocks(t):
+        found = dict(re.findall(r"^<!-- results:(\S+) -->\n(.*?)^<!-- /results -->", t, re.M | re.S))
+        found.update(("headline", h) for h in re.findall(r"^<!-- headline -->\n(.*?)^<!-- /headline -->", t, re.M | re.S))
+        return found
     before, after = blocks(old), blocks(new)
     changed = [k for k in after if before.get(k) != after[k]]
     if changed and not check:
         readme.write_text(new)
     return changed
+
 
 # %% ../nbs/07b_report.ipynb #41712aa6
 def _results_csv(where) -> pd.DataFrame:
@@ -780,18 +849,20 @@ def compare_results(before, after) -> pd.DataFrame:
 
 # %% ../nbs/07b_report.ipynb #9e4a1b37
 def main(argv=None) -> int:
-    """`python -m emomotion.report readme [--check]` rewrites (checks) README's results blocks from `results/`;
+    """`python -m emomotion.report readme [--check]` rewrites (checks) the blocks of README.md (the headline) and
+    RESULTS.md (every published run) made from `results/`;
     `python -m emomotion.report publish STUDY_FOLDER` publishes a finished study there first; `python -m emomotion.report
     compare BEFORE AFTER` prints the rows of two runs that differ (`compare_results`). Errors: one line, exit 2."""
     import argparse
-    ap = argparse.ArgumentParser(prog="python -m emomotion.report", description="README's results tables, made from results/.")
+    ap = argparse.ArgumentParser(prog="python -m emomotion.report", description="README's and RESULTS.md's results tables, made from results/.")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    r = sub.add_parser("readme", help="rewrite README's results blocks from results/")
-    r.add_argument("--check", action="store_true", help="write nothing; exit 1 when README is out of date")
-    p = sub.add_parser("publish", help="copy a finished study's results.csv and provenance.json into results/, then rewrite README")
+    r = sub.add_parser("readme", help="rewrite the results blocks of README.md and RESULTS.md from results/")
+    r.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is out of date")
+    p = sub.add_parser("publish", help="copy a finished study's results.csv and provenance.json into results/, then rewrite README.md and RESULTS.md")
     p.add_argument("out", metavar="STUDY_FOLDER", help="the --out folder of a finished `emomotion study`")
     for s in (r, p):
-        s.add_argument("--readme", default="README.md", help="the README to rewrite (default: README.md here)")
+        s.add_argument("--readme", action="append", default=None, metavar="FILE",
+                       help="a Markdown file to rewrite (repeatable; default: README.md and RESULTS.md here)")
         s.add_argument("--results", default=None, help="the published results (default: results/ beside the README)")
     c = sub.add_parser("compare", help="the rows of two runs' results.csv that differ, with their fold sd; exit 1 when one moved past it")
     c.add_argument("before", metavar="BEFORE", help="a results.csv, a study folder or a results/ folder")
@@ -809,22 +880,25 @@ def main(argv=None) -> int:
         print(f"{n} rows: {int((diff.present == 'both').sum())} moved, {int((diff.present != 'both').sum())} in one run "
               f"only, {int(diff.beyond_sd.sum())} moved past their fold sd")
         return 1 if diff.beyond_sd.any() else 0
-    results = Path(a.results) if a.results else Path(a.readme).parent / RESULTS_DIR
+    files = a.readme or list(RESULTS_FILES)
+    results = Path(a.results) if a.results else Path(files[0]).parent / RESULTS_DIR
     check = a.command == "readme" and a.check
     try:
-        if not Path(a.readme).is_file():
-            raise ValueError(f"{a.readme}: no such file; run this in the checkout's root folder, or pass --readme PATH")
+        for f in files:
+            if not Path(f).is_file():
+                raise ValueError(f"{f}: no such file; run this in the checkout's root folder, or pass --readme PATH")
         if a.command == "publish":
             print(f"published {a.out} in {publish_results(a.out, results)}")
-        changed = update_readme(a.readme, results, check=check)
+        changed = {f: update_readme(f, results, check=check) for f in files}
     except (OSError, ValueError) as e:
         ap.exit(2, f"emomotion: error: {e}\n")
-    if check:
-        print(f"{a.readme} is out of date with {results}/: {', '.join(changed)}; run python -m emomotion.report readme"
-              if changed else f"{a.readme} matches {results}/")
-        return 1 if changed else 0
-    print(f"{a.readme}: rewrote {', '.join(changed)}" if changed else f"{a.readme} already matches {results}/")
-    return 0
+    for f, ch in changed.items():
+        if check:
+            print(f"{f} is out of date with {results}/: {', '.join(ch)}; run python -m emomotion.report readme"
+                  if ch else f"{f} matches {results}/")
+        else:
+            print(f"{f}: rewrote {', '.join(ch)}" if ch else f"{f} already matches {results}/")
+    return 1 if check and any(changed.values()) else 0
 
 
 if __name__ == "__main__" and "__file__" in globals():  # `python -m emomotion.report ...`; not in a notebook
