@@ -35,7 +35,7 @@ PROFILES = {
                      lstm=dict(hidden=8, proj=8, max_epochs=2, val_size=0.0, patience=None, batch_size=8, lr=1e-2),
                      transformer=dict(d_model=16, n_heads=2, dim_ff=32, max_epochs=2, val_size=0.0, patience=None,
                                       batch_size=8, lr=3e-3),
-                     noise=dict(n_reps=2, n_features=50), sweep=dict(n_reps=2), n_permutations=2),
+                     noise=dict(n_reps=3, n_features=50), sweep=dict(n_reps=3), n_permutations=2),
         moemo=dict(rate=5.0, max_seconds=2.0, n_jobs=1,
                    runs={"stratified": ("moemo", "moemo_pose"), "grouped": MOEMO_VARIANTS},
                    model=dict(d_model=16, heads=2, n_layers=1, max_epochs=2, patience=None, batch_size=16, lr=3e-3)),
