@@ -339,7 +339,7 @@ def render_markdown(blocks) -> str:
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;
 padding:0 1em;line-height:1.45;color:#222}.table{overflow-x:auto;max-width:100%;margin:.6em 0 1.4em}
 table{border-collapse:collapse;font-size:.85em}th,td{border:1px solid #ccc;padding:.25em .5em;
-vertical-align:top;max-width:32em;overflow-wrap:anywhere}th{background:#f3f3f3}
+vertical-align:top;max-width:32em;overflow-wrap:break-word}th{background:#f3f3f3}
 td.num{white-space:nowrap;overflow-wrap:normal;text-align:right;font-variant-numeric:tabular-nums}
 details{margin:.4em 0;border:1px solid #ddd;border-radius:4px;padding:.2em .8em}summary{cursor:pointer;font-weight:600}
 .quick{border:2px solid #c33;background:#fff0f0;padding:.5em 1em;font-weight:600}
@@ -591,8 +591,10 @@ def _headline_blocks(out: Path, results: pd.DataFrame, notebook_of: dict) -> lis
     rows = results.assign(model=results.model.map(display_name))
     shown, note = display_table(rows, max_rows=200, max_cols=20)
     blocks.append(("h", 3, "All headline rows"))
+    blocks.append(("details", f"Table 3: every row of tables/results.csv ({len(rows)} rows)"))
     blocks.append(("table", shown, "**Table 3.** `tables/results.csv` as written by the notebooks, models by their "
                                    "display names (p-values: exact binomial tests against chance).", note))
+    blocks.append(("/details",))
     return blocks
 
 # %% ../nbs/07b_report.ipynb #3168d79e
