@@ -30,7 +30,8 @@ PROFILES = {
                   model=dict(hidden=16, proj=16, max_epochs=4, patience=None, batch_size=16, lr=1e-2)),
         stgcn=dict(n_frames=16, max_epochs=2, patience=2, channels=(8, 8, 16, 16), strides=(1, 1, 2, 2),
                    feat_dim=16, runs={"stratified": _FUSIONS, "grouped": _FUSIONS}, n_jobs=1),
-        emokine=dict(max_clips=24, n_jobs=1, sequences=dict(rate=5.0, max_seconds=6.0),
+        emokine=dict(max_clips=24, n_splits=3, n_jobs=1,   # 3 folds: with 2, a class of the 24 clips had one clip in a training fold
+                      sequences=dict(rate=5.0, max_seconds=6.0),
                      svm=dict(calibration_cv=2),
                      lstm=dict(hidden=8, proj=8, max_epochs=2, val_size=0.0, patience=None, batch_size=8, lr=1e-2),
                      transformer=dict(d_model=16, n_heads=2, dim_ff=32, max_epochs=2, val_size=0.0, patience=None,
