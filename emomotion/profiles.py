@@ -30,7 +30,7 @@ PROFILES = {
                   model=dict(hidden=16, proj=16, max_epochs=4, patience=None, batch_size=16, lr=1e-2)),
         stgcn=dict(n_frames=16, max_epochs=2, patience=2, channels=(8, 8, 16, 16), strides=(1, 1, 2, 2),
                    feat_dim=16, runs={"stratified": _FUSIONS, "grouped": _FUSIONS}, n_jobs=1),
-        emokine=dict(max_clips=24, n_splits=3, n_jobs=1,   # 3 folds: with 2, a class of the 24 clips had one clip in a training fold
+        emokine=dict(max_clips=32, n_jobs=1,   # 32 clips: with 2 folds, 24 left a class with one clip in a training fold
                       sequences=dict(rate=5.0, max_seconds=6.0),
                      svm=dict(calibration_cv=2),
                      lstm=dict(hidden=8, proj=8, max_epochs=2, val_size=0.0, patience=None, batch_size=8, lr=1e-2),
