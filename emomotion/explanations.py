@@ -143,15 +143,17 @@ def rest_pose(clips, n_clips: int = 20) -> np.ndarray:
 
 
 def plot_skeleton(ax, pose, values=None, parents=KEY_PARENT_IDX, cmap: str = "viridis", vmin=None, vmax=None,
-                  size: float = 60):
+                  size: float = 12):
     """Draw `pose` `(J, 3)` from the front (x across, y up) on `ax`: bones to `parents`, joints coloured by
-    `values` `(J,)` (dark grey when None). Returns the joints' scatter (a mappable for a colour bar)."""
+    `values` `(J,)` (dark grey when None). The joints are small (`size`, points²) and the bones thick and dark enough
+    to stay visible between them: with the arms hanging beside the body, larger dots covered the arm bones. Returns the
+    joints' scatter (a mappable for a colour bar)."""
     pose = np.asarray(pose, dtype=float)
     for j, p in enumerate(parents):
         if p >= 0:
-            ax.plot(pose[[p, j], 0], pose[[p, j], 1], c="0.65", lw=2.5, zorder=1, solid_capstyle="round")
+            ax.plot(pose[[p, j], 0], pose[[p, j], 1], c="0.45", lw=1.8, zorder=1, solid_capstyle="round")
     colour = dict(c="0.3") if values is None else dict(c=np.asarray(values, dtype=float), cmap=cmap, vmin=vmin, vmax=vmax)
-    sc = ax.scatter(pose[:, 0], pose[:, 1], s=size, zorder=2, edgecolors="k", linewidths=0.5, **colour)
+    sc = ax.scatter(pose[:, 0], pose[:, 1], s=size, zorder=2, edgecolors="k", linewidths=0.3, **colour)
     ax.set_aspect("equal")
     ax.axis("off")
     return sc

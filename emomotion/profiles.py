@@ -16,28 +16,31 @@ MOEMO_VARIANTS = ("moemo", "moemo_concat", "moemo_pose", "moemo_body", "moemo_10
 "The MoEmo model and its ablations (`moemo.VARIANTS`), in the order 05a runs them."
 
 PROFILES = {
+    # quick: a smoke test of every chapter (tests, CI, a first look): 2 folds, a few epochs, tiny models; its
+    # numbers are not results (the report says so on every table). full: the study.
     "quick": dict(
-        n_splits=3, inner_splits=2, small_data=False,
+        n_splits=2, inner_splits=2, small_data=False,
         generator=dict(n_actors=6, takes=2, seconds=(2.0, 4.0), median_seconds=None),
-        baselines=dict(rf_trees=30, gb_bins=63, grids={
+        baselines=dict(rf_trees=20, gb_bins=63, grids={
             "Random Forest": {"model__min_samples_leaf": [1, 3]},
             "SVM": {"model__C": [1.0, 10.0]},
             "Gradient Boosting": {"model__max_iter": [10, 25]}}),
-        mlp=dict(n_trials=3, temporary_storage=True, model=dict(max_epochs=15, patience=5, k=150)),
+        mlp=dict(n_trials=2, temporary_storage=True, model=dict(max_epochs=8, patience=3, k=150)),
         lstm=dict(sequences=dict(rate=10.0, max_seconds=8.0), n_jobs=1, attention_clips=4,
-                  model=dict(hidden=16, proj=16, max_epochs=10, patience=None, batch_size=16, lr=1e-2)),
-        stgcn=dict(n_frames=16, max_epochs=3, patience=3, channels=(8, 8, 16, 16), strides=(1, 1, 2, 2),
+                  model=dict(hidden=16, proj=16, max_epochs=4, patience=None, batch_size=16, lr=1e-2)),
+        stgcn=dict(n_frames=16, max_epochs=2, patience=2, channels=(8, 8, 16, 16), strides=(1, 1, 2, 2),
                    feat_dim=16, runs={"stratified": _FUSIONS, "grouped": _FUSIONS}, n_jobs=1),
-        emokine=dict(max_clips=24, n_jobs=1, sequences=dict(rate=5.0, max_seconds=6.0),
+        emokine=dict(max_clips=32, n_jobs=1,   # 32 clips: with 2 folds, 24 left a class with one clip in a training fold
+                      sequences=dict(rate=5.0, max_seconds=6.0),
                      svm=dict(calibration_cv=2),
-                     lstm=dict(hidden=8, proj=8, max_epochs=4, val_size=0.0, patience=None, batch_size=8, lr=1e-2),
-                     transformer=dict(d_model=16, n_heads=2, dim_ff=32, max_epochs=4, val_size=0.0, patience=None,
+                     lstm=dict(hidden=8, proj=8, max_epochs=2, val_size=0.0, patience=None, batch_size=8, lr=1e-2),
+                     transformer=dict(d_model=16, n_heads=2, dim_ff=32, max_epochs=2, val_size=0.0, patience=None,
                                       batch_size=8, lr=3e-3),
                      noise=dict(n_reps=3, n_features=50), sweep=dict(n_reps=3), n_permutations=2),
         moemo=dict(rate=5.0, max_seconds=2.0, n_jobs=1,
                    runs={"stratified": ("moemo", "moemo_pose"), "grouped": MOEMO_VARIANTS},
-                   model=dict(d_model=16, heads=2, n_layers=1, max_epochs=4, patience=None, batch_size=16, lr=3e-3)),
-        skeleton_models=dict(rate=15.0, max_seconds=6.0, window=32, n_crops=3, max_epochs=10, patience=None,
+                   model=dict(d_model=16, heads=2, n_layers=1, max_epochs=2, patience=None, batch_size=16, lr=3e-3)),
+        skeleton_models=dict(rate=15.0, max_seconds=4.0, window=32, n_crops=2, max_epochs=3, patience=None,
                              batch_size=16, lr=1e-2, n_jobs=1,
                              runs={"stratified": ("stgcn++", "part-transformer"),
                                    "grouped": ("stgcn++", "part-transformer")},
@@ -49,13 +52,13 @@ PROFILES = {
         personalisation=dict(models=("Random Forest", "SVM", "MLP", "ST-GCN++"), shots=(1, 2, 4), n_jobs=1,
                              pools=(7, 3), skew=7,
                              tuned=("Random Forest", "SVM"),
-                             mlp=dict(k=100, hidden_dim=32, n_layers=1, max_epochs=15, patience=5),
-                             skeleton=dict(rate=10.0, max_seconds=4.0, window=16, n_crops=2, max_epochs=4,
+                             mlp=dict(k=100, hidden_dim=32, n_layers=1, max_epochs=8, patience=3),
+                             skeleton=dict(rate=10.0, max_seconds=4.0, window=16, n_crops=2, max_epochs=2,
                                            batch_size=16, lr=1e-2, channels=(8, 8, 16, 16), strides=(1, 1, 2, 2))),
         affect=dict(lexicon="NRC-VAD", n_jobs=1,
                     head=dict(hidden=(64,), alphas=(1.0, 10.0, 100.0), max_iter=500),
                     probe=dict(alphas=(1.0, 10.0, 100.0, 1000.0))),
-        explanations=dict(n_repeats=3, animation_frames=20, n_jobs=1)),
+        explanations=dict(n_repeats=2, animation_frames=10, n_jobs=1)),
     "full": dict(
         n_splits=5, inner_splits=3, small_data=True,
         generator=dict(n_actors=22, takes=None, seconds=(2.3, 21.8), median_seconds=7.1),

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 from importlib import metadata
@@ -20,9 +21,9 @@ import pandas as pd
 from .datasets import dataset_files, label_file
 
 # %% auto #0
-__all__ = ['RUNNER_MODULES', 'VERSIONED', 'TRACKED', 'SHARED_TABLES', 'REPORT_FIGURE', 'is_runner_notebook', 'find_notebooks',
-           'package_versions', 'git_state', 'fingerprint', 'machine', 'now', 'max_rss_mb', 'snapshot',
-           'load_provenance', 'same_study', 'skipped_files', 'top_stages', 'notebook_cost']
+__all__ = ['RUNNER_MODULES', 'VERSIONED', 'TRACKED', 'SHARED_TABLES', 'REPORT_FIGURE', 'PLACEHOLDERS', 'is_runner_notebook',
+           'find_notebooks', 'package_versions', 'git_state', 'fingerprint', 'machine', 'now', 'max_rss_mb', 'snapshot',
+           'load_provenance', 'same_study', 'skipped_files', 'portable_record', 'top_stages', 'notebook_cost']
 
 # %% ../nbs/07a_provenance.ipynb #3e6b041c
 import re
@@ -183,6 +184,33 @@ def skipped_files(out, loaded: dict | None = None) -> dict:
     df = pd.concat(frames, ignore_index=True).fillna("").astype(str)
     df = df.drop_duplicates([c for c in df if c != "stage"])          # the same file and reason from both: once
     return dict(count=len(df), files=df.to_dict("records"), source=" and ".join(sources))
+
+# %% ../nbs/07a_provenance.ipynb #311631ed
+PLACEHOLDERS = ("DATA_DIR", "OUT_DIR", "CACHE_DIR", "CHECKOUT")
+
+
+def portable_record(prov: dict) -> dict:
+    """A copy of the provenance record `prov` with every path of the machine that made the run replaced by a
+    placeholder: the data folder (`DATA_DIR`), the output folder (`OUT_DIR`), the cache (`CACHE_DIR`), the
+    checkout that held the notebooks (`CHECKOUT`), then the home folder (`~`). Longer paths are replaced first."""
+    params = prov.get("parameters") or {}
+    nbs = params.get("nbs_dir")
+    roots = {params.get("data_dir"): "DATA_DIR", (prov.get("data") or {}).get("path"): "DATA_DIR",
+             params.get("out"): "OUT_DIR", prov.get("cache_dir"): "CACHE_DIR",
+             str(Path(nbs).parent) if nbs else None: "CHECKOUT", str(Path.home()): "~"}
+    roots = sorted(((str(k).rstrip("/"), v) for k, v in roots.items() if k and str(k).rstrip("/")),
+                   key=lambda kv: -len(kv[0]))
+
+    def fix(x):
+        if isinstance(x, dict):
+            return {k: fix(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [fix(v) for v in x]
+        if isinstance(x, str):
+            for root, name in roots:
+                x = re.sub(re.escape(root) + r"(?=/|\s|$|\")", name, x)
+        return x
+    return fix(prov)
 
 # %% ../nbs/07a_provenance.ipynb #5a1c0c57
 def _stage_name(source: str, width: int = 60) -> str:

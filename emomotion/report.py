@@ -16,15 +16,17 @@ import pandas as pd
 
 from .datasets import CONFLICT_COLUMNS
 from .evaluate import PROTOCOL_TEXT, PROTOCOLS
-from .provenance import REPORT_FIGURE, SHARED_TABLES, find_notebooks, load_provenance, snapshot, top_stages
+from .provenance import (REPORT_FIGURE, SHARED_TABLES, find_notebooks, load_provenance, portable_record,
+                                  snapshot, top_stages)
 from .published import PUBLISHED, published_beside
 
 # %% auto #0
 __all__ = ['RESULT_KEY', 'MODEL_NAMES', 'PUBLISHED_COLUMN', 'MAX_ROWS', 'MAX_COLS', 'COST_COLUMNS', 'COST_CAPTION',
-           'FIGURE_SUFFIXES', 'RESULTS_DIR', 'read_results', 'display_name', 'model_family', 'headline_table',
-           'headline_figure', 'caption_parts', 'caption_for', 'display_table', 'render_markdown', 'render_html',
-           'cost_table', 'report_blocks', 'write_report', 'results_name', 'whole_study', 'publish_results',
-           'readme_block', 'render_readme', 'update_readme', 'compare_results', 'main']
+           'FIGURE_SUFFIXES', 'QUICK_BANNER', 'QUICK_TABLE', 'RESULTS_DIR', 'RESULTS_FILES', 'HEADLINE', 'read_results',
+           'display_name', 'model_family', 'headline_table', 'headline_figure', 'caption_parts', 'caption_for',
+           'display_table', 'slug', 'render_markdown', 'is_number_cell', 'render_html', 'cost_table', 'report_blocks',
+           'write_report', 'results_name', 'whole_study', 'publish_results', 'readme_block', 'headline_summary',
+           'headline_block', 'render_readme', 'update_readme', 'compare_results', 'main']
 
 # %% ../nbs/07b_report.ipynb #419143b8
 RESULT_KEY = ["dataset", "model", "protocol"]
@@ -146,9 +148,21 @@ def _notebook_of(nbs: list) -> dict:
             for n in nbs for r in n.get("results", [])}
 
 # %% ../nbs/07b_report.ipynb #104cf067
+def _figure_order(res: pd.DataFrame) -> list:
+    "The models of `res` grouped by family (families by their best accuracy), each family sorted by best accuracy."
+    fam = res.apply(lambda r: model_family(r.model, None, r.get("family") if isinstance(r.get("family"), str) else None)
+                    or "other", axis=1)
+    best = res.assign(_fam=fam).groupby(["_fam", "model"], sort=False).accuracy.max().reset_index()
+    best["_fam_best"] = best.groupby("_fam").accuracy.transform("max")
+    best = best.sort_values(["_fam_best", "_fam", "accuracy"], ascending=[False, True, False])
+    return list(zip(best._fam, best.model))
+
+
 def headline_figure(results: pd.DataFrame, path) -> Path | None:
-    """Draw accuracy per model and protocol (bars: mean over test folds; error bars: sd over folds; dashed line:
-    chance) and save it at `path`; return `path`, or None (and remove a stale figure) when there are no results."""
+    """Draw accuracy per model and protocol as dots (mean over test folds) with intervals (± one sd over folds), one
+    panel per dataset, the models grouped by family (a grey band for every other family) and sorted within it, chance
+    as a dashed line, the legend above the panels; save it at `path` sized to one screen. Return `path`, or None (and
+    remove a stale figure) when there are no results."""
     import numpy as np
     from matplotlib.figure import Figure
     path = Path(path)
@@ -162,31 +176,45 @@ def headline_figure(results: pd.DataFrame, path) -> Path | None:
     protocols = [p for p in PROTOCOL_TEXT if p in set(res.protocol)]     # splitters, then adaptation protocols
     protocols += [p for p in dict.fromkeys(res.protocol) if p not in protocols]
     datasets = list(dict.fromkeys(res.dataset))
-    n_models = max(res[res.dataset == ds].model.nunique() for ds in datasets)
-    fig = Figure(figsize=(4.2 * len(datasets) + 2.8, 1.3 + 0.26 * n_models * max(1, len(protocols) / 2)),
-                 layout="constrained")
+    orders = {ds: _figure_order(res[res.dataset == ds]) for ds in datasets}
+    n_rows = max(len(o) for o in orders.values())
+    fig = Figure(figsize=(min(16.0, 4.6 * len(datasets) + 3.4), min(9.0, 1.6 + 0.24 * n_rows)), layout="constrained")
     axes = fig.subplots(1, len(datasets), squeeze=False, sharex=True)[0]
-    height = 0.8 / len(protocols)
+    step = 0.7 / max(1, len(protocols))
+    markers = "osD^v<>phX*"
     for ax, ds in zip(axes, datasets):
         g = res[res.dataset == ds]
-        models = list(dict.fromkeys(g.model))
+        order = orders[ds]
+        families = [f for f, _ in order]
+        for k, fam in enumerate(dict.fromkeys(families)):
+            rows = [i for i, f in enumerate(families) if f == fam]
+            if k % 2:
+                ax.axhspan(min(rows) - 0.5, max(rows) + 0.5, color="0.93", zorder=0)
         for k, p in enumerate(protocols):
-            r = g[g.protocol == p].drop_duplicates("model").set_index("model").reindex(models)
-            err = pd.to_numeric(r["accuracy_std"], errors="coerce").fillna(0) if "accuracy_std" in r else None
-            y = np.arange(len(models)) + (k - (len(protocols) - 1) / 2) * height
-            ax.barh(y, r["accuracy"], height=height, xerr=err, color=f"C{k}", label=p if ax is axes[0] else None,
-                    error_kw=dict(lw=0.8, capsize=2))
+            r = g[g.protocol == p].drop_duplicates("model").set_index("model")
+            y, x, e = [], [], []
+            for i, (_, m) in enumerate(order):
+                if m in r.index:
+                    y.append(i + (k - (len(protocols) - 1) / 2) * step)
+                    x.append(r.at[m, "accuracy"])
+                    sd = pd.to_numeric(r.at[m, "accuracy_std"], errors="coerce") if "accuracy_std" in r else np.nan
+                    e.append(0.0 if pd.isna(sd) else float(sd))
+            if x:
+                ax.errorbar(x, y, xerr=e, fmt=markers[k % len(markers)], ms=4.5, lw=1, color=f"C{k}", capsize=0,
+                            label=p if ax is axes[0] else None, zorder=3)
         chance = pd.to_numeric(g["chance"], errors="coerce").dropna() if "chance" in g else pd.Series(dtype=float)
         if len(chance):
-            ax.axvline(chance.max(), ls="--", lw=1, color="0.3",
+            ax.axvline(chance.max(), ls="--", lw=1, color="0.3", zorder=1,
                        label=("chance" if chance.nunique() == 1 else "chance (highest)") if ax is axes[0] else None)
-        ax.set_yticks(np.arange(len(models)), [display_name(m) for m in models], fontsize=8)
-        ax.invert_yaxis()
-        ax.set(xlim=(0, 1), title=f"{ds} data", xlabel="accuracy (mean ± sd over test folds)")
-    fig.legend(loc="outside lower center", ncols=len(protocols) + 1, fontsize=8, frameon=False)
+        ax.set_yticks(np.arange(len(order)), [f"{display_name(m)}" for _, m in order], fontsize=8)
+        ax.set_ylim(len(order) - 0.5, -0.5)
+        ax.grid(axis="x", color="0.85", lw=0.6)
+        ax.set(xlim=(0, 1), title=f"{ds} data", xlabel="accuracy (dot: mean over test folds; line: ± 1 sd)")
+    fig.legend(loc="outside upper center", ncols=min(len(protocols) + 1, 6), fontsize=8, frameon=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return path
+
 
 # %% ../nbs/07b_report.ipynb #1abeada4
 _SUFFIX_TEXT = {"folds": "per fold", "report": "per class, pooled over folds",
@@ -264,12 +292,28 @@ def _link(rel: str) -> str:
     return f"<{rel}>" if re.search(r"[\s()]", rel) else rel
 
 
+def slug(title: str) -> str:
+    "The anchor of a heading, as GitHub makes it: lower case, punctuation dropped, spaces as hyphens."
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+
+_DETAILS = re.compile(r"^<details><summary>(?P<summary>.*)</summary>$|^</details>$")
+
+
 def render_markdown(blocks) -> str:
-    "Render report blocks as Markdown."
+    """Render report blocks as Markdown. Besides headings, paragraphs, notes, lists, code, tables and figures: a table of
+    contents (`("toc", [(level, title), ...])`, links to the headings' anchors) and collapsed sections (`("details",
+    summary)` ... `("/details",)`, HTML `<details>` lines that GitHub and `render_html` fold)."""
     out = []
     for b in blocks:
         kind = b[0]
-        if kind == "h":
+        if kind == "toc":
+            out.append("\n".join("  " * (level - 2) + f"- [{t}](#{slug(t)})" for level, t in b[1]))
+        elif kind == "details":
+            out.append(f"<details><summary>{' '.join(str(b[1]).split())}</summary>")
+        elif kind == "/details":
+            out.append("</details>")
+        elif kind == "h":
             out.append("#" * b[1] + " " + b[2])
         elif kind == "p":
             out.append(b[1])
@@ -296,7 +340,10 @@ def render_markdown(blocks) -> str:
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;
 padding:0 1em;line-height:1.45;color:#222}.table{overflow-x:auto;max-width:100%;margin:.6em 0 1.4em}
 table{border-collapse:collapse;font-size:.85em}th,td{border:1px solid #ccc;padding:.25em .5em;
-vertical-align:top;max-width:32em;overflow-wrap:anywhere}th{background:#f3f3f3}
+vertical-align:top;max-width:32em;overflow-wrap:break-word}th{background:#f3f3f3}
+td.num{white-space:nowrap;overflow-wrap:normal;text-align:right;font-variant-numeric:tabular-nums}
+details{margin:.4em 0;border:1px solid #ddd;border-radius:4px;padding:.2em .8em}summary{cursor:pointer;font-weight:600}
+.quick{border:2px solid #c33;background:#fff0f0;padding:.5em 1em;font-weight:600}
 blockquote{border-left:4px solid #c90;margin:1em 0;padding:.3em 1em;background:#fff8e6}img{max-width:100%}
 code{background:#f3f3f3;padding:0 .2em}pre{overflow-x:auto}"""
 
@@ -325,20 +372,51 @@ def _markdown_it(base: Path):
     md.add_render_rule("image", image)
     md.add_render_rule("table_open", lambda self, t, i, o, e: '<div class="table">' + self.renderToken(t, i, o, e))
     md.add_render_rule("table_close", lambda self, t, i, o, e: self.renderToken(t, i, o, e) + "</div>")
+
+    def td_open(self, tokens, idx, options, env):                # a number never breaks across lines
+        if idx + 1 < len(tokens) and is_number_cell(tokens[idx + 1].content):
+            tokens[idx].attrSet("class", "num")
+        return self.renderToken(tokens, idx, options, env)
+
+    def heading_open(self, tokens, idx, options, env):           # anchors for the table of contents
+        tokens[idx].attrSet("id", slug(tokens[idx + 1].content))
+        return self.renderToken(tokens, idx, options, env)
+
+    md.add_render_rule("td_open", td_open)
+    md.add_render_rule("heading_open", heading_open)
     return md
+
+
+_NUMBER_CELL = re.compile(r"[-+−]?[\d.,]+( ?(±|/|–|-) ?[\d.,]+)*( ?(s|min|h|%|MiB|MB|folds?|clips?))?( \(\d+ folds?\))?")
+
+
+def is_number_cell(text: str) -> bool:
+    "Is a table cell a number (with an sd, a unit or a fold count): the cells that must not break across lines."
+    return bool(_NUMBER_CELL.fullmatch(text.strip()))
 
 
 def render_html(markdown: str, base, title: str = "emomotion study") -> str:
     "The Markdown of a report as one self-contained HTML page; local figures (relative to `base`) are embedded."
+    import html
     import jinja2
-    body = _markdown_it(Path(base)).render(markdown)
+    md, parts, chunk = _markdown_it(Path(base)), [], []
+    for line in markdown.splitlines(keepends=True):               # <details> lines are ours: kept as HTML, the rest
+        m = _DETAILS.match(line.rstrip("\n"))                    # rendered with raw HTML off
+        if m is None:
+            chunk.append(line)
+            continue
+        parts.append(md.render("".join(chunk)))
+        chunk = []
+        parts.append(f"<details><summary>{html.escape(m['summary'])}</summary>\n" if m["summary"] is not None
+                     else "</details>\n")
+    body = "".join(parts) + md.render("".join(chunk))
     return jinja2.Environment(autoescape=True).from_string(_PAGE).render(title=title, css=_CSS, body=body)
 
 # %% ../nbs/07b_report.ipynb #6d1e2a44
-COST_COLUMNS = ["notebook", "wall", "CPU s", "peak MiB", "top 3 stages"]
+COST_COLUMNS = ["notebook", "wall", "CPU s", "peak MiB", "slowest stages"]
 COST_CAPTION = ("What it cost, notebook by notebook: wall time, CPU seconds of the kernel and its workers (above the wall "
                 "time when several cores worked), peak memory (summed resident memory of the kernel and its workers) and the "
-                "three slowest cells with their time (`provenance.json`).")
+                "slowest cells with their time, import cells left out (`provenance.json`).")
 
 
 def _fmt_s(s) -> str:
@@ -352,9 +430,14 @@ def _whole(x) -> str:
     return "" if x is None else f"{float(x):.0f}"
 
 
+_IMPORT_CELL = re.compile(r"^(import \S|from \S+ import )")
+
+
 def _stages_text(stages) -> str:
-    "Cells as `first line` (cell number, time); backticks in a line become quotes, so each stays one code span."
-    return "; ".join(f"`{t['stage'].replace('`', chr(39))}` (cell {t['cell']}, {_fmt_s(t['s'])})" for t in stages or [])
+    """Cells as `first line` (cell number, time), import cells left out (their time is the libraries loading, not the
+    chapter's work); backticks in a line become quotes, so each stays one code span."""
+    return "; ".join(f"`{t['stage'].replace('`', chr(39))}` (cell {t['cell']}, {_fmt_s(t['s'])})" for t in stages or []
+                     if not _IMPORT_CELL.match(t["stage"]))
 
 
 def cost_table(prov: dict, out=None) -> pd.DataFrame:
@@ -473,8 +556,9 @@ def _headline_blocks(out: Path, results: pd.DataFrame, notebook_of: dict) -> lis
     blocks = []
     if (out / REPORT_FIGURE).is_file():
         blocks.append(("figure", REPORT_FIGURE, (
-            "**Figure 1.** Accuracy of every model under every protocol: mean over the test folds, error bars one "
-            "standard deviation over the folds; the dashed line is chance (the majority-class rate).")))
+            "**Figure 1.** Accuracy of every model under every protocol: the dot is the mean over the test folds, the "
+            "line one standard deviation either side; models grouped by family, sorted by their best accuracy; the "
+            "dashed line is chance (the majority-class rate).")))
     present = [p for p in PROTOCOL_TEXT if p in set(results.protocol)]   # splitters, then adaptation protocols
     blocks.append(("p", (
         "Accuracy, mean ± standard deviation over the test folds, from `tables/results.csv` (one row per model "
@@ -500,18 +584,27 @@ def _headline_blocks(out: Path, results: pd.DataFrame, notebook_of: dict) -> lis
                         "how it was really measured": PUBLISHED.measured}).reset_index(drop=True)
     blocks.append(("table", pub, (
         "**Table 2.** The published numbers (`emomotion.published`). The seed study's (*Emotion Recognition in Body "
-        "and Dance*; how each was measured, from a reading of its code, `shared/spec/seed-review.md`; its F1 values "
+        "and Dance*; how each was measured, read off its public code: one stratified 80/20 split with actors mixed, "
+        "synthetic samples added before the split, or the best epoch chosen on the test fold; its F1 values "
         "are weighted averages over its one split): none is subject-independent, no published leave-actors-out "
         "number on the Kinematic dataset is known. MoEmo's own result (Jeong et al., IROS 2023) was measured on its "
         "authors' data with train and test sharing motions: it is never shown beside a number of ours."), ""))
     rows = results.assign(model=results.model.map(display_name))
     shown, note = display_table(rows, max_rows=200, max_cols=20)
     blocks.append(("h", 3, "All headline rows"))
+    blocks.append(("details", f"Table 3: every row of tables/results.csv ({len(rows)} rows)"))
     blocks.append(("table", shown, "**Table 3.** `tables/results.csv` as written by the notebooks, models by their "
                                    "display names (p-values: exact binomial tests against chance).", note))
+    blocks.append(("/details",))
     return blocks
 
 # %% ../nbs/07b_report.ipynb #3168d79e
+QUICK_BANNER = ("**Quick profile: smoke-test values, not results.** This run used the quick profile (2 folds, a few "
+                "epochs, tiny models and data) to check that every chapter runs. No number in this report measures a "
+                "model; run the full profile (`emomotion study`, the default) for results.")
+QUICK_TABLE = "Quick profile: smoke-test values, not results."
+
+
 def report_blocks(out, prov: dict | None = None) -> list:
     "The report of the study folder `out` (with its `provenance.json`, or `prov`) as a list of blocks."
     out = Path(out)
@@ -528,6 +621,9 @@ def report_blocks(out, prov: dict | None = None) -> list:
         f"dataset **{dataset}**, profile **{params.get('profile')}**, seed {params.get('seed')}; "
         f"{len([n for n in nbs if n.get('status') == 'ok'])} of {len(nbs)} notebooks ran, in "
         f"{_fmt_s(prov.get('wall_s'))}. Details: `provenance.json`.")))
+    quick = params.get("profile") == "quick"
+    if quick:
+        blocks.append(("note", QUICK_BANNER))
     if dataset == "synthetic":
         blocks.append(("note", (
             "**Generated data.** Every number below was measured on data that emomotion generates itself "
@@ -557,12 +653,15 @@ def report_blocks(out, prov: dict | None = None) -> list:
 
     # -- per notebook
     blocks.append(("h", 2, "Results notebook by notebook"))
+    blocks.append(("p", "Each chapter's tables and figures, folded: open a chapter to read it."))
     nbs_dir = Path(params.get("nbs_dir") or ".")
     shown_files = set()
     for n in nbs:
         outputs = [o for o in n.get("outputs", []) if not o.endswith((".md", ".txt"))]
         title, summary = _notebook_title(nbs_dir / f"{n['name']}.ipynb")
-        blocks.append(("h", 3, f"{n['name']}" + (f": {title}" if title else "")))
+        n_out = sum(o.endswith(".csv") or o.lower().endswith(FIGURE_SUFFIXES) for o in outputs)
+        blocks.append(("details", f"{n['name']}" + (f": {title}" if title else "") + f" ({n_out} tables and figures"
+                                  + (f", {_fmt_s(n['wall_s'])}" if n.get("wall_s") is not None else "") + ")"))
         facts = f"status **{n.get('status')}**"
         if n.get("wall_s") is not None:
             facts += f", {_fmt_s(n['wall_s'])}"
@@ -582,6 +681,7 @@ def report_blocks(out, prov: dict | None = None) -> list:
         if not tables and not figures and n.get("status") == "ok":
             blocks.append(("p", "It wrote no tables or figures."))
         blocks += _output_blocks(out, tables + figures)
+        blocks.append(("/details",))
         shown_files.update(outputs)
 
     # -- files from earlier runs
@@ -589,8 +689,9 @@ def report_blocks(out, prov: dict | None = None) -> list:
                     and (k.endswith(".csv") or k.lower().endswith(FIGURE_SUFFIXES)))
     if others:
         blocks.append(("h", 3, "Other tables and figures in this folder"))
-        blocks.append(("p", "Not made by this run (left by an earlier run, with parameters that may differ)."))
+        blocks.append(("details", "Not made by this run (left by an earlier run, with parameters that may differ)"))
         blocks += _output_blocks(out, others)
+        blocks.append(("/details",))
 
     # -- data and run
     blocks.append(("h", 2, "Data, environment and run"))
@@ -616,6 +717,7 @@ def report_blocks(out, prov: dict | None = None) -> list:
         blocks += _conflict_blocks(data["conflicts"])
     blocks.append(("h", 3, "What it cost"))
     blocks.append(("table", cost_table(prov, out), COST_CAPTION, ""))
+    blocks.append(("details", "What each notebook wrote, versions and cache"))
     runs = pd.DataFrame([dict(notebook=n["name"], status=n.get("status"), tables=sum(o.endswith(".csv") for o in n.get("outputs", [])),
                               figures=sum(o.lower().endswith(FIGURE_SUFFIXES) for o in n.get("outputs", [])),
                               result_rows=len(n.get("results", []))) for n in nbs])
@@ -624,7 +726,12 @@ def report_blocks(out, prov: dict | None = None) -> list:
     pk = prov.get("packages") or {}
     blocks.append(("p", f"Python {prov.get('python')} on {prov.get('platform')} ({prov.get('cpu_count')} CPUs); "
                         + ", ".join(f"{k} {v}" for k, v in pk.items() if v) + f". Cache: `{prov.get('cache_dir')}`."))
-    return blocks
+    blocks.append(("/details",))
+    if quick:                                    # every table says it: a table copied out of the report keeps the warning
+        blocks = [("table", b[1], f"*{QUICK_TABLE}* " + b[2], b[3]) if b[0] == "table" else b for b in blocks]
+    toc = [(b[1], b[2]) for b in blocks if b[0] == "h" and b[1] in (2, 3)]
+    at = next(i for i, b in enumerate(blocks) if b[0] == "h" and b[1] == 2)
+    return blocks[:at] + [("p", "**Contents**"), ("toc", toc)] + blocks[at:]
 
 
 def write_report(out, prov: dict | None = None) -> tuple[Path, Path]:
@@ -643,6 +750,9 @@ def write_report(out, prov: dict | None = None) -> tuple[Path, Path]:
 RESULTS_DIR = "results"
 _OPEN = re.compile(r"<!-- results:(?P<name>[A-Za-z0-9._+-]+) -->")
 _CLOSE = "<!-- /results -->"
+_HEADLINE_OPEN, _HEADLINE_CLOSE = "<!-- headline -->", "<!-- /headline -->"
+RESULTS_FILES = ("README.md", "RESULTS.md")
+"The Markdown files whose blocks are made from `results/`: README's compact headline, RESULTS.md's full tables."
 
 
 def results_name(params: dict, whole: bool = False) -> str:
@@ -664,7 +774,8 @@ def whole_study(prov: dict, nbs_dir) -> bool:
 
 def publish_results(out, results_dir=RESULTS_DIR, nbs_dir=None) -> Path:
     """Copy the small text record of the finished study in `out` — `tables/results.csv` and `provenance.json` — to
-    `results_dir/<results_name>/` (same layout; a run of some notebooks gets its own folder), filling each notebook's `top_stages` from its executed copy
+    `results_dir/<results_name>/` (same layout; a run of some notebooks gets its own folder; the machine's paths
+    replaced by placeholders, `provenance.portable_record`), filling each notebook's `top_stages` from its executed copy
     where the run did not record them, and `whole_study` (every notebook of `nbs_dir`, default: the run's own, ran to
     the end in this folder). Returns that folder; `ValueError` naming the file when `out` cannot be published."""
     out = Path(out)
@@ -685,7 +796,7 @@ def publish_results(out, results_dir=RESULTS_DIR, nbs_dir=None) -> Path:
     dest = Path(results_dir) / results_name(params, prov["whole_study"])
     (dest / "tables").mkdir(parents=True, exist_ok=True)
     (dest / "tables" / "results.csv").write_bytes(src.read_bytes())
-    (dest / "provenance.json").write_text(json.dumps(prov, indent=2, default=str) + "\n")
+    (dest / "provenance.json").write_text(json.dumps(portable_record(prov), indent=2, default=str) + "\n")
     return dest
 
 
@@ -693,7 +804,7 @@ def readme_block(folder) -> str:
     """The Markdown README shows for the published results in `folder`: the run it comes from (command, commit, date),
     the headline table and the cost table, exactly as `REPORT.md` has them."""
     folder = Path(folder)
-    prov = load_provenance(folder) or {}
+    prov = portable_record(load_provenance(folder) or {})
     params, git, nbs = prov.get("parameters") or {}, prov.get("git") or {}, prov.get("notebooks", [])
     source = (f"From `{RESULTS_DIR}/{folder.name}/` (written by `python -m emomotion.report readme`): dataset "
               f"**{params.get('dataset')}**, profile **{params.get('profile')}**, seed {params.get('seed')}; made by "
@@ -705,14 +816,73 @@ def readme_block(folder) -> str:
                             ("table", cost_table(prov), COST_CAPTION, "")])
 
 
+HEADLINE = {"kinematic": ("Kinematic (PhysioNet)", "actors"), "bandai": ("Bandai-Namco emotions", "groups"),
+            "bandai-styles": ("Bandai-Namco styles", "groups"), "emokine": ("EMOKINE", "groups"),
+            "synthetic": ("generated (pipeline check)", "actors")}
+"The columns of README's headline: each dataset (real data first) under its subject- or content-independent protocol."
+_PROTOCOL_WORDS = {"actors": "leave-actors-out", "groups": "leave-one-content-out"}
+
+
+def headline_summary(results_dir) -> pd.DataFrame:
+    """README's compact headline from every published run in `results_dir`: one row per model that has a result on
+    real data (ablations left out; a model published by two runs: the whole study's row, else the first folder's),
+    one column per dataset of `HEADLINE` under its protocol (accuracy, mean ± sd over test folds; real data first,
+    sorted by the best real-data accuracy), and a last row with chance."""
+    folders = sorted((q.parents[1] for q in Path(results_dir).glob("*/tables/results.csv")),
+                     key=lambda f: ("-only-" in f.name, f.name))
+    res = pd.concat([read_results(f) for f in folders], ignore_index=True) if folders else pd.DataFrame()
+    if res.empty:
+        return pd.DataFrame()
+    res = res[[HEADLINE.get(d, (None, None))[1] == p for d, p in zip(res.dataset, res.protocol)]]
+    res = res[~res.model.str.startswith("moemo_") & (res.get("family", pd.Series("", index=res.index)) != "ablation")]
+    res = res.drop_duplicates(RESULT_KEY)
+    datasets = [d for d in HEADLINE if d in set(res.dataset)]
+    real = [d for d in datasets if d != "synthetic"]
+    acc = pd.to_numeric(res.accuracy, errors="coerce")
+    best = acc[res.dataset.isin(real)].groupby(res.model[res.dataset.isin(real)]).max().sort_values(ascending=False)
+    models = list(best.index) if real else list(dict.fromkeys(res.model))
+    res = res[res.model.isin(models)]
+    def head(d):
+        g = res[res.dataset == d]
+        clips = "/".join(sorted({str(int(float(n))) for n in g.get("n_clips", []) if _num(n)}))
+        return f"{HEADLINE[d][0]}, {_PROTOCOL_WORDS[HEADLINE[d][1]]}" + (f" ({clips} clips)" if clips else "")
+    rows = []
+    for m in models:
+        row = {"model": display_name(m)}
+        for d in datasets:
+            r = res[(res.dataset == d) & (res.model == m)]
+            row[head(d)] = "" if r.empty else _num(r.accuracy.iloc[0]) + (
+                f" ± {_num(r.accuracy_std.iloc[0])}" if "accuracy_std" in r and _num(r.accuracy_std.iloc[0]) else "")
+        rows.append(row)
+    rows.append({"model": "chance"} | {head(d): " / ".join(sorted({_num(x) for x in res[res.dataset == d].chance if _num(x)}))
+                                       for d in datasets})
+    return pd.DataFrame(rows)
+
+
+def headline_block(results_dir) -> str:
+    "The Markdown of README's headline block: `headline_summary` under a line that says where it comes from."
+    return render_markdown([("p", f"Accuracy, mean ± sd over test folds, from `{RESULTS_DIR}/` (written by "
+                                  "`python -m emomotion.report readme`; every row, protocol and cost: RESULTS.md)."),
+                            ("table", headline_summary(results_dir), "", "")])
+
+
 def render_readme(text: str, results_dir, name: str = "README.md") -> str:
-    """`text` with every block between `<!-- results:NAME -->` and `<!-- /results -->` made anew from `results_dir/NAME/`.
-    `ValueError` naming `name` and the line for a block that is not closed or has no published results, and the
-    folder for published results that have no block."""
+    """`text` with every block between `<!-- results:NAME -->` and `<!-- /results -->` made anew from `results_dir/NAME/`
+    and the `<!-- headline -->` block from all of `results_dir` (`headline_block`). `ValueError` naming `name` and the line
+    for a block that is not closed or has no published results, and — in a file with `results:` blocks, or none of
+    either kind — the folder of published results that have no block."""
     results_dir, lines, out, seen, i = Path(results_dir), text.splitlines(keepends=True), [], [], 0
     while i < len(lines):
         out.append(lines[i])
-        m = _OPEN.fullmatch(lines[i].rstrip("\n"))
+        line = lines[i].rstrip("\n")
+        m = _OPEN.fullmatch(line)
+        if line == _HEADLINE_OPEN:
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].rstrip("\n") == _HEADLINE_CLOSE), None)
+            if end is None:
+                raise ValueError(f"{name}, line {i + 1}: {line} has no {_HEADLINE_CLOSE} line")
+            out += ["\n", headline_block(results_dir), "\n", lines[end]]
+            i = end + 1
+            continue
         if m is None:
             i += 1
             continue
@@ -726,21 +896,25 @@ def render_readme(text: str, results_dir, name: str = "README.md") -> str:
         out += ["\n", readme_block(folder), "\n", lines[end]]
         seen.append(m["name"])
         i = end + 1
+    every = bool(seen) or _HEADLINE_OPEN not in text.splitlines()
     unshown = sorted(q.parents[1].name for q in results_dir.glob("*/tables/results.csv") if q.parents[1].name not in seen)
-    if unshown:
+    if every and unshown:
         raise ValueError(f"{name}: no <!-- results:{unshown[0]} --> block for the published results in "
                          f"{results_dir / unshown[0]}; put that line and {_CLOSE} where its tables belong")
     return "".join(out)
 
 
 def update_readme(readme="README.md", results_dir=None, check: bool = False) -> list[str]:
-    """Rewrite the results blocks of `readme` from `results_dir` (default: `results/` beside it); return the names of
-    the blocks that changed. With `check`, write nothing."""
+    """Rewrite the generated blocks of `readme` (README.md, RESULTS.md) from `results_dir` (default: `results/` beside
+    it); return the names of the blocks that changed (`headline` for README's). With `check`, write nothing."""
     readme = Path(readme)
     results_dir = Path(results_dir) if results_dir is not None else readme.parent / RESULTS_DIR
     old = readme.read_text()
     new = render_readme(old, results_dir, readme.name)
-    blocks = lambda t: dict(re.findall(r"^<!-- results:(\S+) -->\n(.*?)^<!-- /results -->", t, re.M | re.S))
+    def blocks(t):
+        found = dict(re.findall(r"^<!-- results:(\S+) -->\n(.*?)^<!-- /results -->", t, re.M | re.S))
+        found.update(("headline", h) for h in re.findall(r"^<!-- headline -->\n(.*?)^<!-- /headline -->", t, re.M | re.S))
+        return found
     before, after = blocks(old), blocks(new)
     changed = [k for k in after if before.get(k) != after[k]]
     if changed and not check:
@@ -779,18 +953,20 @@ def compare_results(before, after) -> pd.DataFrame:
 
 # %% ../nbs/07b_report.ipynb #9e4a1b37
 def main(argv=None) -> int:
-    """`python -m emomotion.report readme [--check]` rewrites (checks) README's results blocks from `results/`;
+    """`python -m emomotion.report readme [--check]` rewrites (checks) the blocks of README.md (the headline) and
+    RESULTS.md (every published run) made from `results/`;
     `python -m emomotion.report publish STUDY_FOLDER` publishes a finished study there first; `python -m emomotion.report
     compare BEFORE AFTER` prints the rows of two runs that differ (`compare_results`). Errors: one line, exit 2."""
     import argparse
-    ap = argparse.ArgumentParser(prog="python -m emomotion.report", description="README's results tables, made from results/.")
+    ap = argparse.ArgumentParser(prog="python -m emomotion.report", description="README's and RESULTS.md's results tables, made from results/.")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    r = sub.add_parser("readme", help="rewrite README's results blocks from results/")
-    r.add_argument("--check", action="store_true", help="write nothing; exit 1 when README is out of date")
-    p = sub.add_parser("publish", help="copy a finished study's results.csv and provenance.json into results/, then rewrite README")
+    r = sub.add_parser("readme", help="rewrite the results blocks of README.md and RESULTS.md from results/")
+    r.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is out of date")
+    p = sub.add_parser("publish", help="copy a finished study's results.csv and provenance.json into results/, then rewrite README.md and RESULTS.md")
     p.add_argument("out", metavar="STUDY_FOLDER", help="the --out folder of a finished `emomotion study`")
     for s in (r, p):
-        s.add_argument("--readme", default="README.md", help="the README to rewrite (default: README.md here)")
+        s.add_argument("--readme", action="append", default=None, metavar="FILE",
+                       help="a Markdown file to rewrite (repeatable; default: README.md and RESULTS.md here)")
         s.add_argument("--results", default=None, help="the published results (default: results/ beside the README)")
     c = sub.add_parser("compare", help="the rows of two runs' results.csv that differ, with their fold sd; exit 1 when one moved past it")
     c.add_argument("before", metavar="BEFORE", help="a results.csv, a study folder or a results/ folder")
@@ -808,22 +984,25 @@ def main(argv=None) -> int:
         print(f"{n} rows: {int((diff.present == 'both').sum())} moved, {int((diff.present != 'both').sum())} in one run "
               f"only, {int(diff.beyond_sd.sum())} moved past their fold sd")
         return 1 if diff.beyond_sd.any() else 0
-    results = Path(a.results) if a.results else Path(a.readme).parent / RESULTS_DIR
+    files = a.readme or list(RESULTS_FILES)
+    results = Path(a.results) if a.results else Path(files[0]).parent / RESULTS_DIR
     check = a.command == "readme" and a.check
     try:
-        if not Path(a.readme).is_file():
-            raise ValueError(f"{a.readme}: no such file; run this in the checkout's root folder, or pass --readme PATH")
+        for f in files:
+            if not Path(f).is_file():
+                raise ValueError(f"{f}: no such file; run this in the checkout's root folder, or pass --readme PATH")
         if a.command == "publish":
             print(f"published {a.out} in {publish_results(a.out, results)}")
-        changed = update_readme(a.readme, results, check=check)
+        changed = {f: update_readme(f, results, check=check) for f in files}
     except (OSError, ValueError) as e:
         ap.exit(2, f"emomotion: error: {e}\n")
-    if check:
-        print(f"{a.readme} is out of date with {results}/: {', '.join(changed)}; run python -m emomotion.report readme"
-              if changed else f"{a.readme} matches {results}/")
-        return 1 if changed else 0
-    print(f"{a.readme}: rewrote {', '.join(changed)}" if changed else f"{a.readme} already matches {results}/")
-    return 0
+    for f, ch in changed.items():
+        if check:
+            print(f"{f} is out of date with {results}/: {', '.join(ch)}; run python -m emomotion.report readme"
+                  if ch else f"{f} matches {results}/")
+        else:
+            print(f"{f}: rewrote {', '.join(ch)}" if ch else f"{f} already matches {results}/")
+    return 1 if check and any(changed.values()) else 0
 
 
 if __name__ == "__main__" and "__file__" in globals():  # `python -m emomotion.report ...`; not in a notebook

@@ -20,6 +20,10 @@ def pytest_configure(config):
     (faster local reruns; tests that count fits then see warm entries)."""
     global _OWN_CACHE
     config.addinivalue_line("markers", "slow: long-running test (deselect with -m 'not slow')")
+    config.addinivalue_line("markers", "notebooks: executes a whole notebook (not in the default run; "
+                                       "pytest tests -m 'notebooks or study')")
+    config.addinivalue_line("markers", "study: runs a whole quick study (not in the default run; "
+                                       "pytest tests -m 'notebooks or study')")
     kept = os.environ.get("EMOMOTION_TEST_CACHE", "").strip()
     if kept:
         os.environ["EMOMOTION_CACHE"] = kept

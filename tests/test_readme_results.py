@@ -1,5 +1,6 @@
-"""README's results tables are made from the committed study records in `results/` (`emomotion.report`), never typed:
-README must be exactly what `python -m emomotion.report readme` writes, and every published record names its run."""
+"""The results tables are made from the committed study records in `results/` (`emomotion.report`), never typed:
+README.md's headline and RESULTS.md's blocks must be exactly what `python -m emomotion.report readme` writes, every
+published record names its run, and no tracked record carries a path of the machine that made it."""
 import json
 import re
 import shutil
@@ -8,23 +9,60 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from emomotion.report import RESULTS_DIR, main, read_results, results_name, update_readme
+from emomotion.report import (RESULTS_DIR, headline_summary, main, publish_results, read_results, results_name,
+                              update_readme)
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = sorted(p for p in (ROOT / RESULTS_DIR).glob("*") if (p / "provenance.json").is_file())
 
 
-def test_readme_matches_the_committed_results():
-    changed = update_readme(ROOT / "README.md", ROOT / RESULTS_DIR, check=True)
-    assert changed == [], (f"README.md's results blocks {changed} differ from what results/ gives: "
-                           "run `python -m emomotion.report readme` (and commit README.md with results/)")
+@pytest.mark.parametrize("name", ["README.md", "RESULTS.md"])
+def test_generated_blocks_match_the_committed_results(name):
+    changed = update_readme(ROOT / name, ROOT / RESULTS_DIR, check=True)
+    assert changed == [], (f"{name}'s results blocks {changed} differ from what results/ gives: "
+                           f"run `python -m emomotion.report readme` (and commit {name} with results/)")
 
 
-def test_there_are_published_results_and_readme_shows_each():
+def test_there_are_published_results_and_results_md_shows_each():
     assert PUBLISHED, "results/ holds no published study (results/<dataset>-<profile>/provenance.json)"
-    readme = (ROOT / "README.md").read_text()
+    results = (ROOT / "RESULTS.md").read_text()
     for folder in PUBLISHED:
-        assert f"<!-- results:{folder.name} -->" in readme
+        assert f"<!-- results:{folder.name} -->" in results
+    assert "<!-- headline -->" in (ROOT / "README.md").read_text()
+
+
+def test_readme_is_short_and_its_headline_puts_real_data_first():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.encode()) <= 20_000, f"README.md is {len(readme.encode())} bytes; the full tables go in RESULTS.md"
+    assert "this round" not in readme.lower() and "this round" not in (ROOT / "RESULTS.md").read_text().lower()
+    table = headline_summary(ROOT / RESULTS_DIR)
+    columns = list(table.columns[1:])
+    assert columns and "pipeline check" in columns[-1] and not any("pipeline check" in c for c in columns[:-1])
+    assert table.model.iloc[-1] == "chance" and len(table) <= 16
+
+
+# a path of the machine that made a run: an absolute folder of a Unix or macOS machine
+MACHINE_PATH = re.compile(r"(?<![\w.~])/(tmp|work|root|home|Users|srv|mnt|var|opt)/")
+
+
+def test_no_tracked_record_names_a_folder_of_the_machine_that_made_it():
+    files = [ROOT / "README.md", ROOT / "RESULTS.md", *sorted((ROOT / RESULTS_DIR).rglob("*.json"))]
+    found = [f"{f.relative_to(ROOT)}: {m.group(0)}…" for f in files for m in MACHINE_PATH.finditer(f.read_text())]
+    assert not found, f"machine paths in tracked files (publish with placeholders): {found[:5]}"
+
+
+def test_publish_writes_placeholders_for_the_machine_paths(tmp_path):
+    study, data = tmp_path / "run", tmp_path / "bandai-copy"
+    shutil.copytree(PUBLISHED[0], study)
+    prov = json.loads((study / "provenance.json").read_text())
+    prov["parameters"].update(data_dir=str(data), out=str(study), nbs_dir=str(tmp_path / "checkout" / "nbs"))
+    prov["data"] = dict(prov.get("data") or {}, path=str(data))
+    prov["command"] = f"emomotion study --dataset {prov['parameters']['dataset']} --data {data} --out {study}"
+    (study / "provenance.json").write_text(json.dumps(prov))
+    dest = publish_results(study, tmp_path / "results")
+    text = (dest / "provenance.json").read_text()
+    assert str(tmp_path) not in text and not MACHINE_PATH.search(text)
+    assert json.loads(text)["command"].endswith("--data DATA_DIR --out OUT_DIR")
 
 
 @pytest.mark.parametrize("folder", PUBLISHED, ids=[p.name for p in PUBLISHED])
@@ -44,14 +82,15 @@ def test_every_published_run_can_be_traced(folder):
 
 @pytest.fixture
 def checkout(tmp_path):
-    "A copy of README.md and results/ to tamper with."
+    "A copy of README.md, RESULTS.md and results/ to tamper with."
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    shutil.copy(ROOT / "RESULTS.md", tmp_path / "RESULTS.md")
     shutil.copytree(ROOT / RESULTS_DIR, tmp_path / RESULTS_DIR)
     return tmp_path
 
 
 def test_a_hand_edit_of_a_table_is_found(checkout):
-    readme = checkout / "README.md"
+    readme = checkout / "RESULTS.md"
     text = readme.read_text()
     name = PUBLISHED[0].name
     start = text.index(f"<!-- results:{name} -->")
@@ -63,26 +102,31 @@ def test_a_hand_edit_of_a_table_is_found(checkout):
 
 
 def test_a_new_result_changes_the_table(checkout):
-    name = PUBLISHED[0].name
+    name = next(p.name for p in PUBLISHED if p.name.startswith("bandai-full"))     # a run README's headline shows
     csv = checkout / RESULTS_DIR / name / "tables" / "results.csv"
     res = pd.read_csv(csv, keep_default_na=False, na_values=[""])
-    res.loc[0, "accuracy"] = 1 - float(res.loc[0, "accuracy"])
+    row = res.index[(res.model == "Random Forest") & (res.protocol == "groups")][0]
+    res.loc[row, "accuracy"] = 1 - float(res.loc[row, "accuracy"])
     res.to_csv(csv, index=False)
-    assert update_readme(checkout / "README.md", check=True) == [name]
+    assert update_readme(checkout / "RESULTS.md", check=True) == [name]
+    assert update_readme(checkout / "README.md", check=True) == ["headline"]
+    assert main(["readme", "--check", "--readme", str(checkout / "README.md")]) == 1
+    assert main(["readme", "--readme", str(checkout / "README.md")]) == 0
+    assert f"{1 - 0.820312:.3f}" in (checkout / "README.md").read_text()
 
 
 def test_published_results_without_a_block_and_a_block_without_results_are_errors(checkout, capsys):
     (checkout / RESULTS_DIR / "bandai-full").mkdir()
     shutil.copytree(checkout / RESULTS_DIR / PUBLISHED[0].name, checkout / RESULTS_DIR / "bandai-full", dirs_exist_ok=True)
     with pytest.raises(ValueError, match=r"no <!-- results:bandai-full --> block"):
-        update_readme(checkout / "README.md", check=True)
-    readme = checkout / "README.md"
+        update_readme(checkout / "RESULTS.md", check=True)
+    readme = checkout / "RESULTS.md"
     readme.write_text(readme.read_text() + "\n<!-- results:kinematic-full -->\n<!-- /results -->\n")
     lineno = readme.read_text().splitlines().index("<!-- results:kinematic-full -->") + 1
     with pytest.raises(SystemExit) as e:
         main(["readme", "--check", "--readme", str(readme)])
     assert e.value.code == 2
-    assert f"README.md, line {lineno}: <!-- results:kinematic-full -->: no published results" in capsys.readouterr().err
+    assert f"RESULTS.md, line {lineno}: <!-- results:kinematic-full -->: no published results" in capsys.readouterr().err
 
 
 def test_every_published_name_can_be_a_readme_block():

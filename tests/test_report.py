@@ -161,3 +161,40 @@ def test_publishing_copies_the_record_of_a_finished_run_only(tmp_path):
     assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == [
         "provenance.json", "tables/results.csv"]                  # the small text record, nothing else
     assert read_results(dest).equals(read_results(out)) and json.loads((dest / "provenance.json").read_text())["status"] == "ok"
+
+
+# ---------------------------------------------------------------- one screen, a contents list, folded chapters
+def test_the_headline_figure_fits_one_screen_with_many_models(tmp_path):
+    from PIL import Image
+    many = pd.concat([_results().assign(model=f"model {i}", accuracy=0.2 + i / 50) for i in range(30)], ignore_index=True)
+    w, h = Image.open(headline_figure(many, tmp_path / "h.png")).size
+    assert w <= 1800 and h <= 1000, (w, h)                  # was 770 x 3,875 px for the quick study's 40 rows
+
+
+def test_a_quick_report_says_on_every_table_that_its_numbers_are_not_results(tmp_path):
+    from emomotion.report import QUICK_TABLE
+    folder = _study_folder(tmp_path / "q", "synthetic", _results("synthetic"))
+    md = write_report(folder)[0].read_text()
+    assert "Quick profile: smoke-test values, not results" in md.split("## ")[0]     # the banner, before any section
+    captions = [line for line in md.splitlines() if line.startswith("**Table") or "Quick profile" in line]
+    n_tables = sum(1 for line in md.splitlines() if line.startswith("|:") or line.startswith("|-"))
+    assert md.count(QUICK_TABLE) >= n_tables > 0, (n_tables, captions[:5])
+    prov = json.loads((folder / "provenance.json").read_text())
+    prov["parameters"]["profile"] = "full"
+    assert QUICK_TABLE not in write_report(folder, prov)[0].read_text()
+
+
+def test_contents_link_to_heading_anchors_numbers_do_not_wrap_and_chapters_fold(tmp_path):
+    from emomotion.report import slug
+    folder = _study_folder(tmp_path / "s", "synthetic", _results("synthetic"))
+    md_path, page_path = write_report(folder)
+    md, page = md_path.read_text(), page_path.read_text()
+    assert "**Contents**" in md and md.index("**Contents**") < md.index("## Headline")
+    link = f"(#{slug('Headline: every model under every protocol')})"
+    assert link in md and f'id="{slug("Headline: every model under every protocol")}"' in page
+    import re
+    assert re.search(r'<td[^>]* class="num">0.600 ± 0.050</td>', page)              # CSS: td.num never wraps
+    assert "td.num{white-space:nowrap" in page and not re.search(r'<td[^>]* class="num">02_toy', page)
+    assert '<details><summary>02_toy' in page and "</details>" in page
+    assert page.count("<details>") == page.count("</details>")
+    assert "&lt;details&gt;" not in page and "<script>" not in page        # ours is HTML; the tables' text is not

@@ -1,6 +1,7 @@
 """`emomotion study` end to end: the quick study on generated data, its report, its determinism, and its errors.
 
-The quick study runs ONCE per test session (a module-scoped fixture, through `python -m emomotion.study`);
+The quick study runs ONCE per test session (a module-scoped fixture, through `python -m emomotion.study`); the tests
+that read it are marked `study` and left out of the default test command (CI runs `pytest tests -m "notebooks or study"`);
 the determinism check re-runs only the cheapest notebooks (`CHEAP`) and compares their tables with the
 first run's. The notebooks' own tests run separately, in tests/test_notebooks.py.
 """
@@ -86,6 +87,7 @@ def test_there_are_notebooks_to_run():
     assert [p.stem for p in select_notebooks(NOTEBOOKS, "02")] == ["02_baselines"]
 
 
+@pytest.mark.study
 def test_every_notebook_ran(quick):
     out, prov, stdout = quick
     assert prov["status"] == "ok" and prov["parameters"]["profile"] == "quick"
@@ -97,6 +99,7 @@ def test_every_notebook_ran(quick):
         assert f"{name} done in" in stdout                       # progress names each notebook and its time
 
 
+@pytest.mark.study
 def test_every_expected_table_and_figure_exists(quick):
     out, prov, _ = quick
     runs = _by_name(prov)
@@ -118,6 +121,7 @@ def test_every_expected_table_and_figure_exists(quick):
         assert (out / f).stat().st_size > 0, f
 
 
+@pytest.mark.study
 def test_results_have_a_row_per_model_and_protocol(quick):
     out, prov, _ = quick
     res = read_results(out)
@@ -148,6 +152,7 @@ def test_results_have_a_row_per_model_and_protocol(quick):
     assert not set(adapt.model) & set(pd.DataFrame(runs["02_baselines"]["results"]).model)   # never over 02's rows
 
 
+@pytest.mark.study
 def test_report_shows_everything(quick):
     out, prov, _ = quick
     md = (out / "REPORT.md").read_text()
@@ -169,6 +174,7 @@ def test_report_shows_everything(quick):
     assert prov["packages"]["numpy"] and prov["packages"]["torch"] and prov["data"]["generated"]
 
 
+@pytest.mark.study
 def test_same_seed_gives_the_same_tables_and_reuses_the_cache(quick, cache, tmp_path):
     out, prov, _ = quick
     cached = _files(cache)
