@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from scipy.spatial import ConvexHull
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .skeletons import KEY_JOINTS, KEY_PARENT_IDX
 from .cache import atomic_path, cache_root

@@ -17,7 +17,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from scipy import signal
 from scipy.interpolate import CubicSpline
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .bvh import BVH
 from .bvh_writer import write_bvh

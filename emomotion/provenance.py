@@ -28,9 +28,9 @@ __all__ = ['RUNNER_MODULES', 'VERSIONED', 'TRACKED', 'SHARED_TABLES', 'REPORT_FI
 # %% ../nbs/07a_provenance.ipynb #3e6b041c
 import re
 
-RUNNER_MODULES = ("study", "report", "provenance", "cli")
+RUNNER_MODULES = ("study", "report", "provenance", "cli", "publish")
 "The modules of the study runner: a notebook that exports one of them is not a chapter."
-_DEFAULT_EXP = re.compile(r"^\s*#\s*\|\s*default_exp\s+(\S+)", re.M)
+_DEFAULT_EXP = re.compile(r"^[ \t]*+#[ \t]*+\|[ \t]*+default_exp[ \t]++(\S++)", re.M)   # linear: no \s across lines
 
 
 def _module_of(p: Path) -> str:

@@ -16,7 +16,7 @@ import pytest
 
 from emomotion import bundle as B, predict as P
 from emomotion.datasets import load_kinematic
-from emomotion.study import main as _main
+from emomotion.cli import main as _main
 
 ROOT = Path(__file__).resolve().parents[1]
 

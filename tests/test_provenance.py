@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_runner_runs_every_chapter_and_none_of_its_own_notebooks():
     nbs = sorted((ROOT / "nbs").glob("[0-9]*.ipynb"))
     runner = [p.stem for p in nbs if is_runner_notebook(p)]
-    assert set(runner) == {"07_study", "07a_provenance", "07b_report", "07c_cli"}
+    assert set(runner) == {"07_study", "07a_provenance", "07b_report", "07c_cli", "07d_publish"}
     assert [p.stem for p in find_notebooks(ROOT / "nbs")] == [p.stem for p in nbs if p.stem not in runner]
 
 

@@ -1,5 +1,5 @@
 """The results tables are made from the committed study records in `results/` (`emomotion.report`), never typed:
-README.md's headline and RESULTS.md's blocks must be exactly what `python -m emomotion.report readme` writes, every
+README.md's headline and RESULTS.md's blocks must be exactly what `python -m emomotion.publish readme` writes, every
 published record names its run, and no tracked record carries a path of the machine that made it."""
 import json
 import re
@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from emomotion.report import (RESULTS_DIR, headline_summary, main, publish_results, read_results, results_name,
-                              update_readme)
+from emomotion.publish import RESULTS_DIR, headline_summary, main, publish_results, results_name, update_readme
+from emomotion.report import read_results
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = sorted(p for p in (ROOT / RESULTS_DIR).glob("*") if (p / "provenance.json").is_file())
@@ -20,7 +20,7 @@ PUBLISHED = sorted(p for p in (ROOT / RESULTS_DIR).glob("*") if (p / "provenance
 def test_generated_blocks_match_the_committed_results(name):
     changed = update_readme(ROOT / name, ROOT / RESULTS_DIR, check=True)
     assert changed == [], (f"{name}'s results blocks {changed} differ from what results/ gives: "
-                           f"run `python -m emomotion.report readme` (and commit {name} with results/)")
+                           f"run `python -m emomotion.publish readme` (and commit {name} with results/)")
 
 
 def test_there_are_published_results_and_results_md_shows_each():
@@ -131,7 +131,7 @@ def test_published_results_without_a_block_and_a_block_without_results_are_error
 
 def test_every_published_name_can_be_a_readme_block():
     "A run of several notebooks is published as `...-only-02+05b`: README's block markers must accept that name."
-    from emomotion.report import _OPEN, results_name
+    from emomotion.publish import _OPEN, results_name
     name = results_name(dict(dataset="bandai", profile="full", only=["02_baselines", "05b_skeleton_models"]))
     assert name == "bandai-full-only-02+05b"
     assert _OPEN.fullmatch(f"<!-- results:{name} -->").group("name") == name

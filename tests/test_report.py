@@ -149,7 +149,8 @@ def test_the_report_shows_what_each_notebook_cost(tmp_path):
 
 
 def test_publishing_copies_the_record_of_a_finished_run_only(tmp_path):
-    from emomotion.report import publish_results, read_results
+    from emomotion.publish import publish_results
+    from emomotion.report import read_results
     out = _study_folder(tmp_path / "study", "bandai", _results("bandai"))
     prov = json.loads((out / "provenance.json").read_text())
     (out / "provenance.json").write_text(json.dumps(dict(prov, status="failed")))
