@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import pandas as pd
 
 from .datasets import CONFLICT_COLUMNS
-from .evaluate import PROTOCOL_TEXT, PROTOCOLS
+from .evaluate import ADAPTATION_PROTOCOLS, PROTOCOL_TEXT, PROTOCOLS
 from .provenance import (REPORT_FIGURE, SHARED_TABLES, find_notebooks, load_provenance, portable_record,
                                   snapshot, top_stages)
 from .published import PUBLISHED, published_beside
@@ -563,13 +563,21 @@ def _headline_blocks(out: Path, results: pd.DataFrame, notebook_of: dict) -> lis
         "and protocol, written by the notebooks through `emomotion.evaluate`); chance is the majority-class "
         "rate. Protocols:")))
     blocks.append(("list", [f"*{p}*: {PROTOCOL_TEXT[p]}" for p in present]))
-    table = headline_table(results, notebook_of)
+    adapted = set(results.model[results.protocol.isin(list(ADAPTATION_PROTOCOLS))])   # 09's models: own table
+    table = headline_table(results[~results.model.isin(adapted)], notebook_of)
     compared = PUBLISHED_COLUMN in table
     blocks.append(("table", table, (
         "**Table 1.** Our results (every fitted step — scaling, selection, augmentation, early stopping, checkpoint "
         "choice, tuning — inside the training folds)"
         + (", with the seed study's **published** number for the same kind of model on the same dataset in the last "
            "column, and how it was measured (Table 2)." if compared else ".")), ""))
+    if adapted:
+        blocks.append(("table", headline_table(results[results.model.isin(adapted)], notebook_of), (
+            "**Table 1b.** Per-performer adaptation (09), every protocol scored on the same test clips. The "
+            "transductive rows (`actors+norm-*`, `actors+bn-*`: statistics of an unlabelled pool of the test actor's "
+            "clips, never scored) and the few-shot rows (`actors+k*`: labelled clips of the test actor) use clips of "
+            "the test actor, so these rows are NOT inside the training folds alone; `actors+norm` / `actors+bn` "
+            "(earlier runs) used the scored clips themselves and are withdrawn."), ""))
     if not compared:
         names = ", ".join(f"**{d}**" for d in dict.fromkeys(results.dataset))
         blocks.append(("p", (
@@ -592,7 +600,8 @@ def _headline_blocks(out: Path, results: pd.DataFrame, notebook_of: dict) -> lis
     blocks.append(("h", 3, "All headline rows"))
     blocks.append(("details", f"Table 3: every row of tables/results.csv ({len(rows)} rows)"))
     blocks.append(("table", shown, "**Table 3.** `tables/results.csv` as written by the notebooks, models by their "
-                                   "display names (p-values: exact binomial tests against chance).", note))
+                                   "display names (p-values: group-cluster bootstrap against chance, the unit in `cluster`; "
+                                   "`accuracy_ci_*`: t over folds; `pooled_ci_*`: cluster bootstrap).", note))
     blocks.append(("/details",))
     return blocks
 

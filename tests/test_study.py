@@ -148,7 +148,9 @@ def test_results_have_a_row_per_model_and_protocol(quick):
         assert PROTOCOLS <= set(skel[skel.model == m].protocol), f"05b: {m}"
     # 09: every adaptation protocol, each beside its k = 0 baseline on the same clips
     adapt = pd.DataFrame(runs["09_personalisation"]["results"])
-    assert {"actors", "actors+norm", "actors+bn", "actors+k1", "actors+k2", "actors+k4"} <= set(adapt.protocol)
+    assert {"actors", "actors+norm-pool7", "actors+norm-pool3", "actors+norm-skew7", "actors+bn-pool7", "actors+bn-pool3",
+            "actors+bn-skew7", "actors+k1", "actors+k2", "actors+k4"} <= set(adapt.protocol)
+    assert not {"actors+norm", "actors+bn"} & set(adapt.protocol)          # the withdrawn protocols are never run
     assert not set(adapt.model) & set(pd.DataFrame(runs["02_baselines"]["results"]).model)   # never over 02's rows
 
 
