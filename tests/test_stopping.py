@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from emomotion.evaluate import _load_fit, fit_cache_dir
+from emomotion.fitcache import _load_fit, fit_cache_dir
 from emomotion.study import write_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
