@@ -224,7 +224,11 @@ def test_arguments_are_checked_before_any_prediction(rf, tiny, tmp_path, monkeyp
     calls = []
     monkeypatch.setattr(P.Model, "predict_inputs", lambda self, X: calls.append(1))
     out = tmp_path / "p.csv"
-    assert _main(["predict", str(rf), *tiny.index["path"].iloc[:2], "--out", str(out), *argv]) == 2
+    try:                              # the parser's own checks end with SystemExit(2), the handler's return 2
+        status = _main(["predict", str(rf), *tiny.index["path"].iloc[:2], "--out", str(out), *argv])
+    except SystemExit as e:
+        status = e.code
+    assert status == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("emomotion: error:") and all(w in err[-1] for w in words), err
     assert not calls and not out.exists()
@@ -250,8 +254,8 @@ def test_the_dataset_name_given_is_recorded(tiny, tmp_path, monkeypatch):
 def test_train_prints_each_step(tmp_path, capsys):
     from emomotion.generator import generate_kinematic
     root = tmp_path / "kin"
-    generate_kinematic(root, n_actors=3, seed=1, takes=1, seconds=(1.0, 1.5), median_seconds=None, n_jobs=1,
-                       progress=False)
+    generate_kinematic(root, n_actors=4, seed=1, takes=1, seconds=(1.0, 1.5), median_seconds=None, n_jobs=1,
+                       progress=False)              # 4 actors: each of the quick profile's 2 folds trains on 2
     assert _main(["train", "--dataset", "kinematic", "--data", str(root), "--model", "rf", "--out",
                   str(tmp_path / "b")]) == 0
     err = capsys.readouterr().err

@@ -7,6 +7,7 @@ import pandas as pd
 import emomotion.evaluate as ev
 from emomotion.baselines import BASELINES, make_baseline, run_baselines
 from emomotion.evaluate import cross_validate, make_toy_study
+from emomotion.profiles import profile_settings
 
 
 def test_run_baselines_runs_one_pool_per_protocol_costliest_first(monkeypatch, tmp_path):
@@ -23,7 +24,7 @@ def test_run_baselines_runs_one_pool_per_protocol_costliest_first(monkeypatch, t
 
     monkeypatch.setattr(ev, "Parallel", RecordingParallel)
     results = run_baselines(X, y, actors, "actor", "toy", "quick", seed=0, n_jobs=1, progress=False)
-    n_splits = 3                              # the quick profile's outer folds
+    n_splits = profile_settings("quick", "baselines")["n_splits"]     # the quick profile's outer folds
     # one pool per protocol (the grouped searches take the training groups, the stratified ones do not), not one
     # per model × protocol; in each, gradient boosting's folds first and the SVM's last
     models = ["HistGradientBoostingClassifier", "RandomForestClassifier", "SVC"]
@@ -33,11 +34,12 @@ def test_run_baselines_runs_one_pool_per_protocol_costliest_first(monkeypatch, t
     for (name, protocol), res in results.items():
         grouped = protocol != "stratified"
         one = cross_validate(make_baseline(name, "quick", 0, grouped=grouped), X, y, protocol,
-                             actors if grouped else None, n_splits, 0, n_jobs=1, progress=False, fit_groups=grouped)
+                             actors, n_splits, 0, n_jobs=1, progress=False, fit_groups=grouped)
         pd.testing.assert_frame_equal(res.predictions(), one.predictions())    # folds, labels, groups as before
         pd.testing.assert_frame_equal(res.folds.drop(columns="fit_time_s"), one.folds.drop(columns="fit_time_s"))
         assert res.elapsed_s > 0
-    assert results["SVM", "stratified"].groups is None and results["SVM", "actors"].groups is not None
+    # stratified runs keep their actors too (unused by the splitter), so their intervals resample whole actors
+    assert results["SVM", "stratified"].groups is not None and results["SVM", "actors"].groups is not None
     # a second run reads the forest's folds back from the fit cache (chapters 10 and 11 rely on it): its pools hold
     # only the folds still to fit, and its results are the first run's
     pools.clear()
