@@ -165,7 +165,7 @@ def _mapped(res, names):
     return out
 
 
-@pytest.mark.slow
+@pytest.mark.notebooks                 # it executes chapter 10 (the notebooks command)
 def test_the_chapter_writes_its_table_and_circumplex(tmp_path):
     "nbs/10_affect.ipynb under papermill with its quick defaults: `tables/affect_*.csv` and a circumplex figure."
     out = tmp_path / "rep"
