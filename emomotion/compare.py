@@ -82,8 +82,9 @@ def write_contrasts(comparisons, out_dir, name: str, caption: str = "") -> pd.Da
     d.mkdir(parents=True, exist_ok=True)
     table.to_csv(d / f"{name}_contrasts.csv", index=False)
     methods = "; ".join(dict.fromkeys(list(table.interval) + [m for m in table.cluster_interval if m]))
+    metric = " / ".join(dict.fromkeys(table.metric)) if len(table) else "accuracy"
     head = (f"**{name}: paired contrasts**{' — ' + caption if caption else ''}. Difference a − b of the fold "
-            f"accuracies on the same folds, 95 % intervals ({methods}); a difference is stated only when every "
+            f"{metric} on the same folds, 95 % intervals ({methods}); a difference is stated only when every "
             "interval excludes 0.")
     shown = table[["contrast", "a", "b", "mean_a", "mean_b", "difference", "ci_low", "ci_high", "cluster_ci_low",
                    "cluster_ci_high", "a_wins", "b_wins", "p_sign", "p_wilcoxon", "verdict"]]

@@ -1,7 +1,10 @@
-"""The bridge from pytest to the notebooks: one test per notebook, run by `nbdev_test`.
+"""The bridge from pytest to the notebooks: one test per notebook that the quick study does not run, by `nbdev_test`.
 
 `nbdev_test` executes every cell of a notebook with its default (quick) parameters and skips
-cells flagged `#| slow`. These tests are marked `notebooks` and left out of the default test command
+cells flagged `#| slow`. The study's chapters (`provenance.find_notebooks`) are executed exactly so, with the same
+quick parameters and the slow cells skipped, by the quick study of tests/test_study.py (`test_every_notebook_ran`):
+running them here again would execute each chapter twice in CI, so only the runner's own notebooks (07_study, …)
+and `index` run here. These tests are marked `notebooks` and left out of the default test command
 (pyproject.toml's `addopts`); CI runs them with `pytest tests -m "notebooks or study"`.
 
 Each notebook runs from a copy in a folder of the test's own (`tmp_path`) that links every other entry of
@@ -16,10 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from emomotion.provenance import find_notebooks
+
 pytestmark = pytest.mark.notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "nbs").glob("[0-9]*.ipynb")) + [ROOT / "nbs" / "index.ipynb"]
+ALL_NOTEBOOKS = sorted((ROOT / "nbs").glob("[0-9]*.ipynb")) + [ROOT / "nbs" / "index.ipynb"]
+STUDIED = set(find_notebooks(ROOT / "nbs"))                  # executed by the quick study (tests/test_study.py)
+NOTEBOOKS = [p for p in ALL_NOTEBOOKS if p not in STUDIED]
 NBDEV_TEST = Path(sys.executable).with_name("nbdev_test")
 WRITTEN = ("nbs", "reports")                      # made fresh in the copy; everything else is a link
 
@@ -44,7 +51,8 @@ def _reports() -> set:
 
 
 def test_there_are_notebooks():
-    assert NOTEBOOKS, "no notebooks found under nbs/"
+    assert NOTEBOOKS and STUDIED, "no notebooks found under nbs/"
+    assert set(NOTEBOOKS) | STUDIED == set(ALL_NOTEBOOKS)        # every notebook runs in one of the two places
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
