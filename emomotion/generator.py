@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import shutil
@@ -577,19 +578,29 @@ def generate_kinematic(out_dir, n_actors: int = 22, seed: int = 0, *, takes: int
     return out
 
 # %% ../nbs/00b_generator.ipynb #3424c2fe
-def synthetic_dir(profile: str = "quick", seed: int = 0, cache_dir=None) -> Path:
-    "Where `load_dataset('synthetic', ...)` keeps the generated files."
-    return cache_root(cache_dir) / "synthetic" / f"kinematic-{profile}-seed{seed}-g{GENERATOR_VERSION}"
+def synthetic_dir(profile: str = "quick", seed: int = 0, cache_dir=None, variant: str = "") -> Path:
+    "Where `load_dataset('synthetic', ...)` keeps the generated files (`variant`: a set of `ensure_synthetic`'s options)."
+    return cache_root(cache_dir) / "synthetic" / f"kinematic-{profile}-seed{seed}-g{GENERATOR_VERSION}{'-' + variant if variant else ''}"
+
 
 # %% ../nbs/00b_generator.ipynb #9b0e000b
-def ensure_synthetic(profile: str = "quick", seed: int = 0, cache_dir=None, n_jobs: int = -1, progress: bool = True) -> Path:
-    "Generate the synthetic dataset of a profile unless a complete, current copy is in the cache; return its folder."
+def ensure_synthetic(profile: str = "quick", seed: int = 0, cache_dir=None, n_jobs: int = -1, progress: bool = True,
+                     *, realism: dict | None = None, **size) -> Path:
+    """Generate the synthetic dataset of a profile unless a complete, current copy is in the cache; return its folder.
+    `realism` (`REALISM` options) and `size` (`n_actors=`, `takes=`: instead of the profile's) make a variant set,
+    kept in a folder of its own (`synthetic_dir`'s `variant`: a digest of those options)."""
     check_profile(profile)
     check_cache_dir(cache_dir)
-    params = dict(profile_settings(profile, "generator"), seed=seed)
-    out = synthetic_dir(profile, seed, cache_dir)
+    if set(size) - {"n_actors", "takes"}:
+        raise TypeError(f"ensure_synthetic: unknown option(s) {sorted(set(size) - {'n_actors', 'takes'})}")
+    params = dict(profile_settings(profile, "generator"), seed=seed) | size
+    on = {k: v for k, v in realism_options(realism).items() if v}
+    variant = hashlib.sha1(json.dumps([sorted(size.items()), sorted(on.items())]).encode()).hexdigest()[:10] if (
+        size or on) else ""
+    out = synthetic_dir(profile, seed, cache_dir, variant)
     want = dict(n_actors=params["n_actors"], seed=seed, takes=params["takes"], emotions=list(EMOTIONS),
-                seconds=list(params["seconds"]), median_seconds=params["median_seconds"], noise=1.0, precision=4)
+                seconds=list(params["seconds"]), median_seconds=params["median_seconds"], noise=1.0, precision=4) | (
+                    {"realism": on} if on else {})
     def current() -> bool:
         try:
             made = json.loads((out / "generator.json").read_text())
@@ -602,7 +613,7 @@ def ensure_synthetic(profile: str = "quick", seed: int = 0, cache_dir=None, n_jo
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))   # generated aside, then moved in
     try:
-        generate_kinematic(tmp, n_jobs=n_jobs, progress=progress, overwrite=True, **params)
+        generate_kinematic(tmp, n_jobs=n_jobs, progress=progress, overwrite=True, realism=on or None, **params)
         os.chmod(tmp, 0o755)                                 # mkdtemp makes it private
         if not current():                                    # else another process finished first: keep theirs
             shutil.rmtree(out, ignore_errors=True)

@@ -58,7 +58,9 @@ PROFILES = {
         affect=dict(lexicon="NRC-VAD", n_jobs=1,
                     head=dict(hidden=(64,), alphas=(1.0, 10.0, 100.0), max_iter=500),
                     probe=dict(alphas=(1.0, 10.0, 100.0, 1000.0))),
-        explanations=dict(n_repeats=2, animation_frames=10, n_jobs=1)),
+        explanations=dict(n_repeats=2, animation_frames=10, n_jobs=1),
+        realism=dict(conditions=("none", "context"), n_actors=4, takes=1,
+                     lstm=dict(hidden=8, proj=8, max_epochs=2, patience=None, batch_size=16, lr=1e-2), n_jobs=1)),
     "full": dict(
         n_splits=5, inner_splits=3, small_data=True,
         generator=dict(n_actors=22, takes=None, seconds=(2.3, 21.8), median_seconds=7.1),
@@ -102,7 +104,11 @@ PROFILES = {
         affect=dict(lexicon="NRC-VAD", n_jobs=min(2, os.cpu_count() or 1),
                     head=dict(hidden=(64,), alphas=(0.1, 1.0, 10.0, 100.0), max_iter=1000),
                     probe=dict(alphas=(0.1, 1.0, 10.0, 100.0, 1000.0))),
-        explanations=dict(n_repeats=10, animation_frames=60, n_jobs=min(2, os.cpu_count() or 1))),
+        explanations=dict(n_repeats=10, animation_frames=60, n_jobs=min(2, os.cpu_count() or 1)),
+        realism=dict(conditions=("none", "quality_drift", "context", "actor_nonlinear", "sensor_noise", "drift"),
+                     n_actors=10, takes=2,
+                     lstm=dict(hidden=32, proj=32, max_epochs=30, patience=6, batch_size=32),
+                     n_jobs=min(2, os.cpu_count() or 1))),
 }
 """The settings of each profile: the shared keys (`SHARED`), then one section per chapter (`SECTIONS`).
 
@@ -160,7 +166,7 @@ PROFILES = {
 PROFILE_NAMES = tuple(PROFILES)
 SHARED = ("n_splits", "inner_splits", "small_data")
 SECTIONS = ("generator", "baselines", "mlp", "lstm", "stgcn", "emokine", "moemo", "skeleton_models",
-            "personalisation", "affect", "explanations")
+            "personalisation", "affect", "explanations", "realism")
 
 # %% ../nbs/01b_profiles.ipynb #c201111e
 def check_profile(name: str) -> str:

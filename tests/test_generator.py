@@ -214,3 +214,21 @@ def test_generate_kinematic_records_the_options_that_are_on(tmp_path):
     plain = gen.generate_kinematic(tmp_path / "p", n_actors=2, takes=1, seconds=(2.0, 2.5), median_seconds=None,
                                    n_jobs=1, progress=False)
     assert "realism" not in json.loads((plain / "generator.json").read_text())["params"]
+
+
+def test_a_variant_set_has_its_own_cached_folder(tmp_path):
+    "`ensure_synthetic(realism=..., n_actors=..., takes=...)`: a folder of its own, reused, the options recorded."
+    plain = gen.ensure_synthetic("quick", 0, tmp_path, n_jobs=1, progress=False, n_actors=2, takes=1)
+    ctx = gen.ensure_synthetic("quick", 0, tmp_path, n_jobs=1, progress=False, realism={"context": 1.0}, n_actors=2,
+                               takes=1)
+    assert plain != ctx and plain.parent == ctx.parent == gen.synthetic_dir("quick", 0, tmp_path).parent
+    assert gen.synthetic_dir("quick", 0, tmp_path) not in (plain, ctx)     # the profile's own set is untouched
+    info = pd.read_csv(ctx / "file-info.csv")
+    assert len(info) == 14 and (info.emotion.map(gen.CONTEXT_SCENARIO) == info.scenario_ID).all()
+    assert json.loads((ctx / "generator.json").read_text())["params"]["realism"] == {"context": 1.0}
+    assert "realism" not in json.loads((plain / "generator.json").read_text())["params"]
+    stamp = (ctx / "generator.json").stat().st_mtime_ns
+    assert gen.ensure_synthetic("quick", 0, tmp_path, progress=False, realism={"context": 1.0}, n_actors=2,
+                                takes=1) == ctx and (ctx / "generator.json").stat().st_mtime_ns == stamp
+    with pytest.raises(TypeError, match=r"unknown option\(s\) \['actors'\]"):
+        gen.ensure_synthetic("quick", 0, tmp_path, actors=3)
