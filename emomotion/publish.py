@@ -17,8 +17,9 @@ from .report import (COST_CAPTION, RESULT_KEY, _fmt_s, _notebook_of, _num, cost_
                               headline_table, read_results, render_markdown)
 
 # %% auto #0
-__all__ = ['RESULTS_DIR', 'RESULTS_FILES', 'HEADLINE', 'results_name', 'whole_study', 'publish_results', 'readme_block',
-           'headline_summary', 'headline_block', 'render_readme', 'update_readme', 'compare_results', 'main']
+__all__ = ['RESULTS_DIR', 'RESULTS_FILES', 'HEADLINE', 'results_name', 'whole_study', 'publish_results', 'superseded_rows',
+           'readme_block', 'headline_summary', 'headline_block', 'render_readme', 'update_readme', 'compare_results',
+           'main']
 
 # %% ../nbs/07d_publish.ipynb #8b2d5e71
 RESULTS_DIR = "results"
@@ -74,11 +75,39 @@ def publish_results(out, results_dir=RESULTS_DIR, nbs_dir=None) -> Path:
     return dest
 
 
-def readme_block(folder) -> str:
+def _newest_first(results_dir) -> list[Path]:
+    "The published run folders of `results_dir`, the most recently finished first (a whole study before a part on ties)."
+    folders = [q.parents[1] for q in Path(results_dir).glob("*/tables/results.csv")]
+    done = {f: str((load_provenance(f) or {}).get("finished") or "") for f in folders}
+    return sorted(folders, key=lambda f: (done[f], "-only-" not in f.name, f.name), reverse=True)
+
+
+def superseded_rows(folder, results_dir) -> pd.DataFrame:
+    """The result rows of `folder` that a run published later in `results_dir` also has (same `RESULT_KEY`), with
+    the newer folder's name in `by`: those rows are the newer run's."""
+    folder, order = Path(folder), _newest_first(results_dir)
+    res = read_results(folder)
+    newer = order[:next((i for i, f in enumerate(order) if f.resolve() == folder.resolve()), len(order))]
+    res["by"] = ""
+    for f in reversed(newer):                                   # the newest run that has the row names it
+        keys = set(map(tuple, read_results(f)[list(RESULT_KEY)].astype(str).to_numpy()))
+        hit = [tuple(r) in keys for r in res[list(RESULT_KEY)].astype(str).to_numpy()]
+        res.loc[hit, "by"] = f.name
+    return res[res.by != ""]
+
+
+def readme_block(folder, results_dir=None) -> str:
     """The Markdown README shows for the published results in `folder`: the run it comes from (command, commit, date),
-    the headline table and the cost table, exactly as `REPORT.md` has them."""
+    the headline table and the cost table, exactly as `REPORT.md` has them. With `results_dir`, the rows a later
+    published run also has are left out of the table and named (`superseded_rows`): a reader sees each number once."""
     folder = Path(folder)
     prov = portable_record(load_provenance(folder) or {})
+    results = read_results(folder)
+    old = superseded_rows(folder, results_dir) if results_dir is not None else results.iloc[:0].assign(by="")
+    if len(old):
+        keep = ~results[list(RESULT_KEY)].astype(str).apply(tuple, axis=1).isin(
+            set(old[list(RESULT_KEY)].astype(str).apply(tuple, axis=1)))
+        results = results[keep]
     params, git, nbs = prov.get("parameters") or {}, prov.get("git") or {}, prov.get("notebooks", [])
     source = (f"From `{RESULTS_DIR}/{folder.name}/` (written by `python -m emomotion.publish readme`): dataset "
               f"**{params.get('dataset')}**, profile **{params.get('profile')}**, seed {params.get('seed')}; made by "
@@ -86,7 +115,9 @@ def readme_block(folder) -> str:
               f"{' (with uncommitted changes)' if git.get('dirty') else ''}, started {prov.get('started')}; "
               f"{sum(n.get('status') == 'ok' for n in nbs)} of {len(nbs)} notebooks ran, {_fmt_s(prov.get('wall_s'))} "
               f"in all on {prov.get('cpu_count')} CPUs.")
-    return render_markdown([("p", source), ("table", headline_table(read_results(folder), _notebook_of(nbs)), "", ""),
+    newer = "; ".join(f"{len(g)} by `{RESULTS_DIR}/{by}/`" for by, g in old.groupby("by", sort=False))
+    note = [("p", f"Rows superseded by a later run and left out here: {newer}.")] if len(old) else []
+    return render_markdown([("p", source), *note, ("table", headline_table(results, _notebook_of(nbs)), "", ""),
                             ("table", cost_table(prov), COST_CAPTION, "")])
 
 
@@ -99,11 +130,10 @@ _PROTOCOL_WORDS = {"actors": "leave-actors-out", "groups": "leave-one-content-ou
 
 def headline_summary(results_dir) -> pd.DataFrame:
     """README's compact headline from every published run in `results_dir`: one row per model that has a result on
-    real data (ablations left out; a model published by two runs: the whole study's row, else the first folder's),
+    real data (ablations left out; a model published by two runs: the row of the run that finished last),
     one column per dataset of `HEADLINE` under its protocol (accuracy, mean ± sd over test folds; real data first,
     sorted by the best real-data accuracy), and a last row with chance."""
-    folders = sorted((q.parents[1] for q in Path(results_dir).glob("*/tables/results.csv")),
-                     key=lambda f: ("-only-" in f.name, f.name))
+    folders = _newest_first(results_dir)
     res = pd.concat([read_results(f) for f in folders], ignore_index=True) if folders else pd.DataFrame()
     if res.empty:
         return pd.DataFrame()
@@ -167,7 +197,7 @@ def render_readme(text: str, results_dir, name: str = "README.md") -> str:
         if load_provenance(folder) is None or read_results(folder).empty:
             raise ValueError(f"{name}, line {i + 1}: {m[0]}: no published results in {folder} "
                              "(tables/results.csv and provenance.json; python -m emomotion.publish publish STUDY_FOLDER)")
-        out += ["\n", readme_block(folder), "\n", lines[end]]
+        out += ["\n", readme_block(folder, results_dir), "\n", lines[end]]
         seen.append(m["name"])
         i = end + 1
     every = bool(seen) or _HEADLINE_OPEN not in text.splitlines()

@@ -135,3 +135,31 @@ def test_every_published_name_can_be_a_readme_block():
     name = results_name(dict(dataset="bandai", profile="full", only=["02_baselines", "05b_skeleton_models"]))
     assert name == "bandai-full-only-02+05b"
     assert _OPEN.fullmatch(f"<!-- results:{name} -->").group("name") == name
+
+
+def test_a_later_run_supersedes_the_rows_it_repeats(checkout):
+    "A run published later wins: its rows lead README's headline and the older block leaves them out, naming the run."
+    from emomotion.publish import superseded_rows
+    old = next(p.name for p in PUBLISHED if p.name.startswith("bandai-full"))
+    new = checkout / RESULTS_DIR / f"{old}-later"
+    shutil.copytree(checkout / RESULTS_DIR / old, new)
+    prov = json.loads((new / "provenance.json").read_text())
+    prov["finished"] = "2999-01-01T00:00:00+00:00"
+    (new / "provenance.json").write_text(json.dumps(prov))
+    res = pd.read_csv(new / "tables" / "results.csv", keep_default_na=False, na_values=[""])
+    rf = (res.model == "Random Forest") & (res.protocol == "groups")
+    res.loc[rf, "accuracy"] = 0.123456
+    res[rf].to_csv(new / "tables" / "results.csv", index=False)          # the later run repeats one row
+    gone = superseded_rows(checkout / RESULTS_DIR / old, checkout / RESULTS_DIR)
+    assert list(gone.model) == ["Random Forest"] and set(gone.by) == {new.name}
+    assert superseded_rows(new, checkout / RESULTS_DIR).empty               # nothing is newer than the newest
+    head = headline_summary(checkout / RESULTS_DIR)
+    col = next(c for c in head.columns if c.startswith("Bandai-Namco emotions"))
+    assert head.loc[head.model == "Random Forest", col].iloc[0].startswith("0.123")
+    readme = checkout / "RESULTS.md"
+    readme.write_text(readme.read_text() + f"\n<!-- results:{new.name} -->\n<!-- /results -->\n")
+    update_readme(readme)
+    block = readme.read_text().split(f"<!-- results:{old} -->")[1].split("<!-- /results -->")[0]
+    assert f"1 by `results/{new.name}/`" in block and "| Random Forest " in block     # its stratified row stays
+    assert "0.820 ± 0.233" in (ROOT / "RESULTS.md").read_text()           # the older run's groups row...
+    assert "0.820 ± 0.233" not in block                                  # its groups row is the later run's
