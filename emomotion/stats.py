@@ -210,7 +210,13 @@ def _nested_tests(x, name):
     if x is None:
         return None
     x = list(x)
-    one = all(np.ndim(v) == 1 and np.asarray(v).dtype != object for v in x)
+    def rows(v):                                   # one fold's test rows: a flat integer array
+        try:
+            a = np.asarray(v)
+        except ValueError:                         # folds of unequal sizes: numpy refuses the ragged nesting
+            return False
+        return a.ndim == 1 and a.dtype != object
+    one = all(rows(v) for v in x)
     return [[np.asarray(v) for v in x]] if one else [[np.asarray(v) for v in r] for r in x]
 
 

@@ -98,3 +98,27 @@ def test_repeated_cv_pools_with_corrected_interval():
     half = plain.high - plain.estimate
     # Nadeau–Bengio: sd × sqrt(1/n + n_test/n_train) instead of sd / sqrt(n)
     assert c.fold.high - c.fold.estimate == pytest.approx(half * np.sqrt(1 / 15 + ratio) * np.sqrt(15))
+
+
+def test_folds_of_unequal_sizes_one_run_and_repeats():
+    "Test rows of unequal fold sizes (every real split) are read as one run's folds, or as repeats of them."
+    tests = [np.arange(0, 3), np.arange(3, 7), np.arange(7, 12)]             # 3, 4 and 5 clips
+    one = paired_comparison([0.8, 0.7, 0.9], [0.6, 0.6, 0.7], tests, tests)
+    assert (one.repeats, one.folds) == (1, 3) and one.difference == pytest.approx(0.5 / 3)
+    rep = paired_comparison([[0.8, 0.7, 0.9], [0.7, 0.8, 0.9]], [[0.6, 0.6, 0.7], [0.6, 0.7, 0.8]],
+                            [tests, tests[::-1]], [tests, tests[::-1]])
+    assert (rep.repeats, rep.folds) == (2, 3)
+
+
+def test_compare_of_harness_results_with_unequal_folds():
+    from sklearn.linear_model import LogisticRegression
+    from emomotion.compare import compare
+    from emomotion.evaluate import cross_validate, make_toy_study
+    X, y, g = make_toy_study(n_actors=7, n_classes=3, per_cell=3)
+    keep = np.ones(len(y), bool); keep[:4] = False                          # one actor with fewer clips
+    X, y, g = X[keep], y[keep], g[keep]
+    a = cross_validate(LogisticRegression(max_iter=500), X, y, "actors", g, 5, 0, progress=False)
+    b = cross_validate(LogisticRegression(C=1e-3, max_iter=500), X, y, "actors", g, 5, 0, progress=False)
+    assert len(set(np.bincount(a.fold_of))) > 1                               # the folds differ in size
+    c = compare(a, b, names=("a", "b"))
+    assert (c.repeats, c.folds) == (1, 5) and np.isfinite(c.difference)
