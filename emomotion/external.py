@@ -16,7 +16,7 @@ import pandas as pd
 from .bundle import bundle_id, model_inputs
 from .cache import atomic_path, atomic_write
 from .confidence import confidence_summary, plot_reliability, plot_risk_coverage, reliability_table, risk_coverage
-from .datasets import Clips, _shown, encode_clips, load_dataset
+from .datasets import Clips, DatasetError, _shown, encode_clips, load_dataset
 from .predict import DISCLAIMER, ArgumentError, Model, load_model
 from .stats import N_BOOT, cluster_bootstrap_interval
 
@@ -64,20 +64,28 @@ def class_targets(dataset_classes, bundle_classes, maps=None) -> dict[str, str |
     return {c: maps.get(c, c if c in bundle_classes else None) for c in dataset_classes}
 
 # %% ../nbs/08c_external.ipynb #cc18c018
-def predict_clips(model: Model, clips: Clips, progress: bool = False) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+def predict_clips(model: Model, clips: Clips, progress: bool = False,
+                  transform=None) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """`(proba, rows, skipped)`: class probabilities `(n, K)` of `model` for the clips of `clips` it could encode, their
-    rows in `clips.index`, and `datasets.skipped_table` of the others (each with its one-line reason)."""
+    rows in `clips.index`, and `datasets.skipped_table` of the others (each with its one-line reason). `transform`
+    `(positions, fps, row) -> (positions, fps)` changes each clip first (a capture shift, `shifts`); a `ValueError`
+    it raises costs only that clip."""
     from tqdm import tqdm
     fps = clips.index["fps"].to_numpy(float)
     bar = tqdm(total=len(clips), desc="evaluate: clips", unit="clip", disable=not progress, file=sys.stderr)
 
     def encode(i, name):
         try:
-            return model_inputs(model.meta["inputs"], [clips.positions(i)], fps[i], [name])
+            pos, f = clips.positions(i), fps[i]
+            if transform is not None:
+                pos, f = transform(pos, f, i)
+            return model_inputs(model.meta["inputs"], [np.asarray(pos, np.float32)], f, [name])
         finally:
             bar.update(1)
     try:
         X, rows, skipped = encode_clips(clips, encode, f"evaluate {clips.name}")
+    except ValueError as e:                   # none of the clips: the data, not a bug (exit status 1 in the command)
+        raise DatasetError(str(e)) from None
     finally:
         bar.close()
     return model.predict_inputs(np.concatenate(X)), rows, skipped
@@ -189,13 +197,13 @@ def _score(model: Model, clips: Clips, targets: dict, proba, rows, skipped, n_bi
 
 # %% ../nbs/08c_external.ipynb #9ae3d176
 def evaluate_bundle(bundle, dataset="synthetic", data_dir=None, maps=None, *, profile: str = "full", seed: int = 0,
-                    cache_dir=None, n_bins: int = 10, n_boot: int = N_BOOT, out=None,
+                    cache_dir=None, n_bins: int = 10, n_boot: int = N_BOOT, out=None, transform=None,
                     progress: bool = False) -> ExternalEvaluation:
     """Measure a bundle (a folder written by `emomotion train`, or a loaded `Model`) on the labelled clips of `dataset`
     (a name for `datasets.load_dataset` with `data_dir`, `profile`, `seed`; or a `Clips`). `maps`: `SRC=DST` items or
     a dict from dataset classes to bundle classes (`class_targets`); the map's bundle side is checked before any data
-    is read. Intervals: `n_boot` resamples of the dataset's groups. With `out`, the result is also written there
-    (`ExternalEvaluation.write`)."""
+    is read. Intervals: `n_boot` resamples of the dataset's groups. `transform`: a change applied to every clip before
+    it is predicted (`predict_clips`). With `out`, the result is also written there (`ExternalEvaluation.write`)."""
     t0 = time.perf_counter()
     model = bundle if isinstance(bundle, Model) else load_model(bundle)
     maps = parse_class_map(maps)
@@ -203,7 +211,7 @@ def evaluate_bundle(bundle, dataset="synthetic", data_dir=None, maps=None, *, pr
     clips = dataset if isinstance(dataset, Clips) else load_dataset(dataset, data_dir, profile=profile, seed=seed,
                                                                      cache_dir=cache_dir, progress=progress)
     targets = class_targets(clips.labels, model.classes, maps)
-    proba, rows, skipped = predict_clips(model, clips, progress)
+    proba, rows, skipped = predict_clips(model, clips, progress, transform)
     t, summary, recall, confusion = _score(model, clips, targets, proba, rows, skipped, n_bins, n_boot, seed)
     td = model.meta["training_data"]
     info = dict(bundle=str(model.folder), bundle_id=model.bundle_id, model=model.meta["model"],

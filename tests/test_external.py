@@ -141,3 +141,21 @@ def test_a_map_from_a_class_the_dataset_lacks_is_one_line_and_exit_2(bundle, tmp
 def test_a_missing_bundle_is_exit_2(tmp_path, capsys):
     assert _status(["evaluate", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
     assert "no such folder" in _one_error_line(capsys.readouterr().err)
+
+
+def test_a_transform_changes_each_clip_and_a_clip_it_breaks_costs_only_itself(clips, held_out, bundle):
+    from emomotion.datasets import DatasetError
+    test = clips.subset(held_out)
+    base = E.evaluate_bundle(bundle, test, n_boot=50)
+    same = E.evaluate_bundle(bundle, test, n_boot=50, transform=lambda p, f, i: (p, f))
+    assert same.summary["accuracy"].tolist() == base.summary["accuracy"].tolist()
+
+    def breaks_the_first(p, f, i):
+        if i == 0:
+            raise ValueError("this clip cannot be shifted")
+        return p, f
+    r = E.evaluate_bundle(bundle, test, n_boot=50, transform=breaks_the_first)
+    assert r.info["n_skipped"] == 1 and "this clip cannot be shifted" in r.clips["error"].iat[0]
+    assert r.summary.set_index("scope").loc["all", "n"] == held_out.sum() - 1
+    with pytest.raises(DatasetError, match="none of the"):
+        E.evaluate_bundle(bundle, test, n_boot=50, transform=lambda p, f, i: (p[:3], f))
