@@ -221,7 +221,8 @@ def _heavy_after(code: str) -> list[str]:
     return proc.stderr.strip().splitlines()[-1]
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["study", "--help"], ["predict", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["study", "--help"], ["predict", "--help"],
+                                  ["evaluate", "--help"]])
 def test_help_imports_nothing_heavy(argv):
     assert _heavy_after(f"from emomotion.cli import main; main({argv!r})") == "[]"
 
@@ -247,12 +248,12 @@ def _subparsers():
 
 def test_every_command_and_option_is_explained():
     subs = _subparsers()
-    assert set(subs) == {"study", "train", "predict", "cache"}
+    assert set(subs) == {"study", "train", "predict", "evaluate", "cache"}
     for name, sp in subs.items():
         assert sp.description and len(sp.description) > 40, name
         for action in sp._actions:
             assert action.help and len(action.help) > 10, (name, action.dest)
-    for name in ("study", "train"):
+    for name in ("study", "train", "evaluate"):
         assert "bandai-styles" in subs[name]._option_string_actions["--dataset"].help, name
     study_profile = subs["study"]._option_string_actions["--profile"]
     train_profile = subs["train"]._option_string_actions["--profile"]
