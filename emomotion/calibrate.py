@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-PROBA_FLOOR = 1e-6
-"Probabilities are floored at this before their logarithm (a forest gives exact zeros): the logits temperature scaling rescales."
+PROBA_FLOOR = 1e-2
+"""Probabilities are floored at this before their logarithm: the logits temperature scaling rescales. A forest's
+probability is a share of tree votes, and a zero (no tree voted for the class) is not certainty; at 1e-6 the few true
+classes with no vote dominate the likelihood and push `T` up until every answer is soft."""
 TEMPERATURE_BOUNDS = (0.02, 50.0)
 "The temperatures `fit_temperature` searches (on a log scale)."
 CONFIDENCE_QUANTILE = 1 / 3
@@ -137,8 +139,9 @@ def ood_score(X, arrays: dict, k: int = OOD_K) -> np.ndarray:
     return knn_distance(standardise(X, arrays["mean"], arrays["scale"]), arrays["reference"], k)
 
 # %% ../nbs/01f_calibrate.ipynb #9a986cba
-def save_ood(arrays: dict, path) -> Path:
-    "Write an OOD reference (`fit_ood`'s arrays) as safetensors; the header is padded if its first bytes look like a pickle."
+def save_ood(arrays: dict, path, metadata: dict | None = None) -> Path:
+    """Write an OOD reference (`fit_ood`'s arrays) as safetensors with string `metadata` in its header; the header is
+    padded when its first bytes would look like a pickle."""
     from safetensors.numpy import save_file
     from emomotion.cache import atomic_path
     path = Path(path)
@@ -146,7 +149,7 @@ def save_ood(arrays: dict, path) -> Path:
             "reference": np.ascontiguousarray(arrays["reference"], np.float32)}
     for pad in range(4):
         with atomic_path(path) as tmp:
-            save_file(data, str(tmp), metadata={"pad": "x" * 8 * pad} if pad else None)
+            save_file(data, str(tmp), metadata=dict(metadata or {}) | ({"pad": "x" * 8 * pad} if pad else {}) or None)
         head = path.read_bytes()[:2]
         if not (head[0] == 0x80 and head[1] <= 5):
             return path
@@ -186,7 +189,7 @@ def fit_calibration(proba, y, uncertain_below: float | None = None, quantile: fl
                       else "given by the user"),
                 n_clips=int(len(y)), nll_raw=temperature_nll(proba, y), nll=temperature_nll(proba, y, T),
                 accuracy=float(hit.mean()), coverage=float(keep.mean()),
-                accuracy_confident=float(hit[keep].mean()) if keep.any() else float("nan"))
+                accuracy_confident=float(hit[keep].mean()) if keep.any() else None)
 
 
 def uncertain_flags(confidence, ood, uncertain_below: float, ood_threshold: float | None = None) -> np.ndarray:
