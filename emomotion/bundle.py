@@ -536,7 +536,7 @@ def evaluate_spec(spec: dict, X, y, groups, group_col: str, seed: int = 0, retur
                ece=expected_calibration_error(res.y_true, res.proba, res.classes), wall_s=res.elapsed_s)
     return (out, res) if return_result else out
 
-# %% ../nbs/08a_bundle.ipynb #e7809bf0
+# %% ../nbs/08a_bundle.ipynb #b4b9b7b7
 def bundle_confidence(res, X_feats, groups, feature_inputs: dict, out, uncertain_below: float | None = None) -> tuple[dict, list]:
     """The calibration and OOD reference of a bundle (`calibrate`), from its training clips only: temperature and
     confidence threshold fitted on the out-of-fold probabilities of the evaluation's grouped folds `res` (none without
@@ -556,7 +556,7 @@ def bundle_confidence(res, X_feats, groups, feature_inputs: dict, out, uncertain
     save_ood(arrays, Path(out) / OOD_FILE)
     return fields | dict(ood=info | dict(inputs=feature_inputs)), [OOD_FILE]
 
-
+# %% ../nbs/08a_bundle.ipynb #e7809bf0
 def training_inputs(clips, inputs: dict, feature_inputs: dict | None = None):
     """The model input rows (`model_inputs` of `inputs`) of every clip of `clips` that can be encoded and, with
     `feature_inputs`, its engineered-feature rows too (for the affect head). A clip that either input cannot encode
