@@ -169,11 +169,21 @@ MANIFEST_SCHEMA = {
                                          "left_out": {"type": "array"}}},
         "evaluation": {"type": ["object", "null"]}, "fit_s": _num(0, 10**9),
         "uncertain_below": _num(0, 1),
+        "calibration": _obj(dict(method={"enum": ["temperature"]}, temperature=_num(0.01, 100), uncertain_below=_num(0, 1),
+                                 rule=_STR, n_clips=_num(1, 10**9, True), nll_raw=_num(0, 10**6), nll=_num(0, 10**6),
+                                 accuracy=_num(0, 1), coverage=_num(0, 1),
+                                 accuracy_confident={"oneOf": [{"type": "null"}, _num(0, 1)]},
+                                 ece_raw=_num(0, 1), ece=_num(0, 1), source=_STR),
+                            required=["method", "temperature", "uncertain_below"]),
+        "ood": _obj(dict(method={"enum": ["knn"]}, k=_num(1, 100, True), quantile=_num(0, 1), threshold=_num(0, 10**6),
+                         n_reference=_num(1, 10**7, True), n_features=_num(1, 10**5, True), inputs=_INPUTS,
+                         training_scores={"type": "object"}),
+                    required=["method", "k", "threshold", "n_reference", "n_features", "inputs"]),
         "affect": {"type": "object", "required": ["approach"],
                    "properties": {"approach": {"enum": ["mapping", "regression"]}, "feature_inputs": _INPUTS}},
         "versions": {"type": "object", "additionalProperties": _STR},
         "files": {"type": "object", "minProperties": 1,
-                  "propertyNames": {"enum": ["model.skops", "preprocess.skops", "weights.safetensors", "affect.skops",
+                  "propertyNames": {"enum": ["model.skops", "preprocess.skops", "weights.safetensors", "affect.skops", "ood.safetensors",
                                              "MODEL_CARD.md"]},
                   "additionalProperties": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
         "digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}}
@@ -215,6 +225,8 @@ def check_manifest(meta: dict, where="model.json") -> dict:
     need = {"model.skops"} if arch is None else {"preprocess.skops", "weights.safetensors"}
     if meta.get("affect", {}).get("approach") == "regression":
         need.add("affect.skops")
+    if "ood" in meta:
+        need.add("ood.safetensors")
     need.add("MODEL_CARD.md")
     if set(files) != need:
         raise BundleError(f"{where}: field files: lists {sorted(files)}; this bundle must hold exactly {sorted(need)}")

@@ -241,7 +241,7 @@ def test_empty_affect_columns_are_explained_in_one_line(tiny, tmp_path, capsys):
     c.index["label"] = c.index["label"].replace({"Happy": "Old", "Sad": "Childish"})
     b = B.train_bundle(c, "rf", tmp_path / "b", evaluate=False)
     assert _main(["predict", str(b), *c.index["path"].iloc[:3], "--out", str(tmp_path / "p.csv")]) == 0
-    notes = [l for l in capsys.readouterr().err.splitlines() if "valence/arousal/dominance empty" in l]
+    notes = [l for l in capsys.readouterr().err.splitlines() if "valence_lexicon/arousal_lexicon/dominance_lexicon empty" in l]
     assert len(notes) == 1 and "no lexicon anchor" in notes[0] and "Old" in notes[0] and "Childish" in notes[0]
 
 

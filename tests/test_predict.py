@@ -70,7 +70,7 @@ def test_bandai_file_maps_and_predicts(rf_bundle):
     key, fps, layout = P.read_motion(f)
     assert layout == "bandai" and 1.0 < np.ptp(key[..., 1]) < 2.5      # centimetres detected, now metres
     out = P.load_model(rf_bundle).predict_files([f])
-    assert out["error"].iloc[0] == "" and 0 <= out["valence"].iloc[0] <= 1
+    assert out["error"].iloc[0] == "" and 0 <= out["valence_lexicon"].iloc[0] <= 1
 
 
 def _renamed(src: Path, dst: Path, fn) -> Path:
@@ -206,19 +206,20 @@ def test_bundle_and_predict_are_two_chapter_sized_modules():
 
 def test_predict_reports_valence_arousal_dominance_of_the_mapping(clips, rf_bundle):
     "A bundle without the comparison maps its probabilities: the three columns are p × anchors, and the card says why."
-    from emomotion.affect import VAD_DIMS, map_proba
+    from emomotion.affect import map_proba
+    from emomotion.bundle import VAD_COLUMNS
     model = P.load_model(rf_bundle)
     assert model.affect["approach"] == "mapping" and "without evaluation" in model.affect["why"]
     out = model.predict_files(list(clips.index["path"].iloc[:4]))
     p = out[[f"p_{c}" for c in model.classes]].to_numpy()
-    np.testing.assert_allclose(out[list(VAD_DIMS)].to_numpy(), map_proba(p, model.classes))
+    np.testing.assert_allclose(out[list(VAD_COLUMNS)].to_numpy(), map_proba(p, model.classes))
     assert "mapping" in (rf_bundle / "MODEL_CARD.md").read_text()
 
 
 def test_regression_head_chosen_is_saved_checked_and_used(clips, tmp_path, monkeypatch):
     "When the regression head wins, it travels in the bundle (hash-checked) and predict reports its values."
     from emomotion import affect
-    from emomotion.affect import VAD_DIMS
+    from emomotion.bundle import VAD_COLUMNS
     monkeypatch.setattr(affect, "better_approach", lambda t: ("regression", "MLP head", "forced by the test"))
     b = B.train_bundle(clips, "rf", tmp_path / "rf")
     meta = json.loads((b / "model.json").read_text())
@@ -229,10 +230,10 @@ def test_regression_head_chosen_is_saved_checked_and_used(clips, tmp_path, monke
     files = list(clips.index["path"].iloc[:3])
     out = model.predict_files(files)
     X, _ = feature_table(clips.subset(np.arange(3)), progress=False)
-    np.testing.assert_allclose(out[list(VAD_DIMS)].to_numpy(), model.affect_head.predict(X.to_numpy()), atol=1e-9)
+    np.testing.assert_allclose(out[list(VAD_COLUMNS)].to_numpy(), model.affect_head.predict(X.to_numpy()), atol=1e-9)
     key, fps, _ = P.read_motion(files[0])
     tl = model.timeline({files[0]: (key, fps)}, window=key.shape[0] / fps / 2)
-    assert len(tl) >= 2 and tl[list(VAD_DIMS)].notna().all().all()
+    assert len(tl) >= 2 and tl[list(VAD_COLUMNS)].notna().all().all()
     head = b / "affect.skops"
     head.write_bytes(head.read_bytes() + b" ")
     with pytest.raises(B.BundleError, match="affect.skops: SHA-256"):
