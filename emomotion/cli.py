@@ -154,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("predict", help="predict the emotion of BVH files with a model bundle",
                        description="Load a model bundle (refused before anything runs if it was changed, holds a "
                                    "pickle or an untrusted type) and predict each BVH file: label, one probability "
-                                   "per class, confidence, uncertain, valence/arousal/dominance. A file that cannot be "
+                                   "per class, confidence (calibrated), ood (distance to the training clips), uncertain, "
+                                   "valence_lexicon/arousal_lexicon/dominance_lexicon. A file that cannot be "
                                    "read gets a row with its error (exit status 1).")
     r.add_argument("model_dir", metavar="MODEL_DIR", help="a bundle folder written by `emomotion train` (model.json, "
                                                           "weights, MODEL_CARD.md)")
@@ -169,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the files' length unit: auto (told from the body size, the default), m, cm, or the number "
                         "of file units per metre")
     r.add_argument("--full-precision", action="store_true",
-                   help="write probabilities, confidence and valence/arousal/dominance unrounded (default: 4 decimals, "
+                   help="write probabilities, confidence, ood and the lexicon columns unrounded (default: 4 decimals, "
                         "predict.ROUND_DECIMALS)")
 
     e = sub.add_parser("evaluate", help="measure a model bundle on a labelled dataset it never saw",
