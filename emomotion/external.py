@@ -15,7 +15,8 @@ import pandas as pd
 
 from .bundle import bundle_id, model_inputs
 from .cache import atomic_path, atomic_write
-from .confidence import confidence_summary, plot_reliability, plot_risk_coverage, reliability_table, risk_coverage
+from .calibrate import apply_temperature
+from .confidence import auroc_right_wrong, confidence_summary, plot_reliability, plot_risk_coverage, reliability_table, risk_coverage
 from .datasets import Clips, DatasetError, _shown, encode_clips, load_dataset
 from .predict import DISCLAIMER, ArgumentError, Model, load_model
 from .stats import N_BOOT, cluster_bootstrap_interval
@@ -65,21 +66,26 @@ def class_targets(dataset_classes, bundle_classes, maps=None) -> dict[str, str |
 
 # %% ../nbs/08c_external.ipynb #cc18c018
 def predict_clips(model: Model, clips: Clips, progress: bool = False,
-                  transform=None) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """`(proba, rows, skipped)`: class probabilities `(n, K)` of `model` for the clips of `clips` it could encode, their
-    rows in `clips.index`, and `datasets.skipped_table` of the others (each with its one-line reason). `transform`
+                  transform=None) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, np.ndarray | None]:
+    """`(proba, rows, skipped, F)`: class probabilities `(n, K)` of `model` for the clips of `clips` it could encode,
+    their rows in `clips.index`, `datasets.skipped_table` of the others (each with its one-line reason), and the clips'
+    feature rows for the bundle's OOD score (`Model._feature_rows`; None when the bundle has no OOD reference). `transform`
     `(positions, fps, row) -> (positions, fps)` changes each clip first (a capture shift, `shifts`); a `ValueError`
     it raises costs only that clip."""
     from tqdm import tqdm
     fps = clips.index["fps"].to_numpy(float)
     bar = tqdm(total=len(clips), desc="evaluate: clips", unit="clip", disable=not progress, file=sys.stderr)
+    feats = {}
 
     def encode(i, name):
         try:
             pos, f = clips.positions(i), fps[i]
             if transform is not None:
                 pos, f = transform(pos, f, i)
-            return model_inputs(model.meta["inputs"], [np.asarray(pos, np.float32)], f, [name])
+            pos = [np.asarray(pos, np.float32)]
+            x = model_inputs(model.meta["inputs"], pos, f, [name])
+            feats[i] = model._feature_rows(pos, f, [name], x)
+            return x
         finally:
             bar.update(1)
     try:
@@ -88,7 +94,8 @@ def predict_clips(model: Model, clips: Clips, progress: bool = False,
         raise DatasetError(str(e)) from None
     finally:
         bar.close()
-    return model.predict_inputs(np.concatenate(X)), rows, skipped
+    F = None if model.ood is None else np.concatenate([feats[i] for i in rows])
+    return model.predict_inputs(np.concatenate(X)), rows, skipped, F
 
 # %% ../nbs/08c_external.ipynb #0cf5ac22
 SCOPES = {"shared": "argmax over the shared classes", "all": "argmax over all the bundle's classes"}
@@ -140,8 +147,10 @@ def _scores(correct, confidence, groups, group_name, n_bins, n_boot, seed) -> di
     return dict(ci_low=ci.low, ci_high=ci.high, ci_method=ci.method) | confidence_summary(confidence, correct, n_bins)
 
 
-def _score(model: Model, clips: Clips, targets: dict, proba, rows, skipped, n_bins, n_boot, seed) -> tuple:
-    "The per-clip table, summary, recall and confusion of predictions `proba` of `clips.index` rows `rows`."
+def _score(model: Model, clips: Clips, targets: dict, proba, rows, skipped, n_bins, n_boot, seed, F=None) -> tuple:
+    """The per-clip table, summary, recall and confusion of predictions `proba` of `clips.index` rows `rows`, with the
+    bundle's own `confidence` (calibrated when it has a temperature), `ood` (from feature rows `F`) and `uncertain`
+    (`Model._rows`: the rule `predict` applies); the shared scope renormalises the calibrated probabilities."""
     classes = list(model.classes)
     idx = clips.index
     t = pd.DataFrame({"clip_id": idx["clip_id"].astype(str), "path": idx["path"].map(_shown),
@@ -152,17 +161,25 @@ def _score(model: Model, clips: Clips, targets: dict, proba, rows, skipped, n_bi
     cols = {c: np.full(len(t), np.nan) for c in classes}
     P = np.full((len(t), len(classes)), np.nan)
     P[rows] = proba
+    own = model._rows(proba, F) if len(rows) else pd.DataFrame(columns=["confidence", "ood", "uncertain"])
+    Pc = P.copy()
+    if model.calibration and len(rows):                       # the shared scope: calibrated, then renormalised
+        Pc[rows] = apply_temperature(proba, model.calibration["temperature"])
     ok = np.zeros(len(t), bool); ok[rows] = True
     t["pred"] = np.where(ok, np.asarray(classes, object)[np.nan_to_num(P).argmax(1)], "")
-    t["confidence"] = np.where(ok, np.nanmax(np.where(ok[:, None], P, 0), 1), np.nan)
+    t["confidence"] = np.nan
+    t.loc[rows, "confidence"] = own["confidence"].to_numpy(float)
+    t["ood"] = np.nan
+    t.loc[rows, "ood"] = own["ood"].to_numpy(float)
     k = [classes.index(c) for c in shared_classes]
-    Ps = P[:, k] / P[:, k].sum(1, keepdims=True).clip(min=1e-12)
+    Ps = Pc[:, k] / Pc[:, k].sum(1, keepdims=True).clip(min=1e-12)
     t["pred_shared"] = np.where(ok, np.asarray(shared_classes, object)[np.nan_to_num(Ps).argmax(1)], "")
     t["confidence_shared"] = np.where(ok, np.nan_to_num(Ps).max(1), np.nan)
     scored = ok & t["shared"].to_numpy()
     t["correct"] = pd.array(np.where(scored, t["pred"] == t["target"], pd.NA), dtype="boolean")
     t["correct_shared"] = pd.array(np.where(scored, t["pred_shared"] == t["target"], pd.NA), dtype="boolean")
-    t["uncertain"] = pd.array(np.where(ok, t["confidence"] < model.uncertain_below, pd.NA), dtype="boolean")
+    unc = np.zeros(len(t), bool); unc[rows] = own["uncertain"].to_numpy(bool)
+    t["uncertain"] = pd.array(np.where(ok, unc, pd.NA), dtype="boolean")
     for j, c in enumerate(classes):
         t[f"p_{c}"] = P[:, j]
     t["error"] = ""
@@ -179,12 +196,18 @@ def _score(model: Model, clips: Clips, targets: dict, proba, rows, skipped, n_bi
     for scope, desc in SCOPES.items():
         suf = "_shared" if scope == "shared" else ""
         r = s[f"correct{suf}"].to_numpy(bool)
+        kept = ~s["uncertain"].to_numpy(bool)
+        ood = s["ood"].to_numpy(float)
         summary.append(dict(scope=scope, prediction=desc, classes=len(shared_classes if suf else classes),
                             majority=majority, balanced_accuracy=float(s.assign(r=r).groupby("target")["r"].mean().mean()))
-                       | _scores(r, s[f"confidence{suf}"].to_numpy(float), g, clips.group_col, n_bins, n_boot, seed))
+                       | _scores(r, s[f"confidence{suf}"].to_numpy(float), g, clips.group_col, n_bins, n_boot, seed)
+                       | dict(auroc_ood=auroc_right_wrong(1 / (1 + ood), r) if np.isfinite(ood).all() else np.nan,  # nearer: right?
+                              kept=float(kept.mean()), accuracy_kept=float(r[kept].mean()) if kept.any() else np.nan,
+                              gain_kept=float(r[kept].mean() - r.mean()) if kept.any() else np.nan))
     summary = pd.DataFrame(summary)
     order = ["scope", "prediction", "classes", "n", "accuracy", "ci_low", "ci_high", "balanced_accuracy", "majority",
-             "ece", "aurc", "auroc", "mean_confidence", "accuracy_top_third", "gain_top_third", "ci_method"]
+             "ece", "aurc", "auroc", "mean_confidence", "accuracy_top_third", "gain_top_third", "auroc_ood", "kept",
+             "accuracy_kept", "gain_kept", "ci_method"]
     summary = summary[order]
     done = t[ok]
     recall = done.groupby("label").agg(target=("target", "first"), clips=("label", "size"),
@@ -211,8 +234,8 @@ def evaluate_bundle(bundle, dataset="synthetic", data_dir=None, maps=None, *, pr
     clips = dataset if isinstance(dataset, Clips) else load_dataset(dataset, data_dir, profile=profile, seed=seed,
                                                                      cache_dir=cache_dir, progress=progress)
     targets = class_targets(clips.labels, model.classes, maps)
-    proba, rows, skipped = predict_clips(model, clips, progress, transform)
-    t, summary, recall, confusion = _score(model, clips, targets, proba, rows, skipped, n_bins, n_boot, seed)
+    proba, rows, skipped, F = predict_clips(model, clips, progress, transform)
+    t, summary, recall, confusion = _score(model, clips, targets, proba, rows, skipped, n_bins, n_boot, seed, F)
     td = model.meta["training_data"]
     info = dict(bundle=str(model.folder), bundle_id=model.bundle_id, model=model.meta["model"],
                 trained_on=td["dataset"], bundle_classes=list(model.classes), dataset=clips.name,

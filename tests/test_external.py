@@ -58,6 +58,14 @@ def test_the_confusion_is_what_predict_says(clips, held_out, bundle, tmp_path):
     acc = float((pred["label"].to_numpy() == test.index["label"].to_numpy()).mean())
     s = res.summary.set_index("scope")
     assert s.loc["all", "accuracy"] == pytest.approx(acc) and s.loc["all", "n"] == held_out.sum()
+    # the bundle's own confidence, OOD score and uncertain flag, exactly as predict writes them
+    by_file = pred.set_index(pred["file"].map(lambda f: Path(f).name))
+    rows = res.clips.set_index(res.clips["path"].map(lambda f: Path(f).name)).loc[by_file.index]
+    np.testing.assert_allclose(rows["confidence"].to_numpy(float), by_file["confidence"].to_numpy(float), atol=1e-4)
+    np.testing.assert_allclose(rows["ood"].to_numpy(float), by_file["ood"].to_numpy(float), atol=1e-4)
+    assert (rows["uncertain"].to_numpy(bool) == by_file["uncertain"].to_numpy(bool)).all()
+    assert {"auroc_ood", "kept", "accuracy_kept", "gain_kept"} <= set(res.summary.columns)
+    assert s.loc["all", "kept"] == pytest.approx(1 - by_file["uncertain"].mean())
     assert s.loc["all", "ci_low"] <= acc <= s.loc["all", "ci_high"]
     assert "actor-cluster bootstrap (2 actors" in s.loc["all", "ci_method"]
     np.testing.assert_allclose(res.clips["confidence"], pred["confidence"], atol=1e-9)
