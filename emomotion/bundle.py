@@ -113,11 +113,13 @@ def model_spec(model: str, profile: str = "quick", n_clips: int = 1000) -> dict:
         params = dict(fusion=fusion, max_epochs=P["max_epochs"], patience=P["patience"], channels=list(P["channels"]),
                       strides=list(P["strides"]), feat_dim=P["feat_dim"]) | small
         return dict(model=model, inputs=inputs, params=params, fit_groups=True, n_splits=P["n_splits"])
-    if model == "moemo":
+    if model == "moemo":     # the authors' layout (`moemo.MoEmoNet`) on positions at the rate of `paper`
         P = profile_settings(profile, "moemo")
         small = small_data_settings(n_clips) if P["small_data"] else {}
-        return dict(model=model, inputs=dict(kind="moemo", rate=P["rate"], max_seconds=P["max_seconds"]),
-                    params=dict(P["model"]) | small, fit_groups=True, n_splits=P["n_splits"])
+        PP = P["paper"]
+        return dict(model=model, inputs=dict(kind="moemo", rate=PP["rate"], max_seconds=PP["max_seconds"]),
+                    params=dict(rate=PP["rate"], window=PP["window"], n_crops=PP["n_crops"]) | PP["model"] | small,
+                    fit_groups=True, n_splits=P["n_splits"])
     raise ValueError(f"unknown model {model!r}; choose one of {MODELS}")
 
 
@@ -183,9 +185,9 @@ PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".npy", 
 def _torch_modules() -> dict:
     from emomotion.lstm import MotionLSTM
     from emomotion.mlp import MLP
-    from emomotion.moemo import MoEmo
+    from emomotion.moemo import MoEmo, MoEmoNet
     from emomotion.stgcn import FusionSTGCN
-    return {"MotionLSTM": MotionLSTM, "MLP": MLP, "FusionSTGCN": FusionSTGCN, "MoEmo": MoEmo}
+    return {"MotionLSTM": MotionLSTM, "MLP": MLP, "FusionSTGCN": FusionSTGCN, "MoEmo": MoEmo, "MoEmoNet": MoEmoNet}
 
 
 def _encode(v):

@@ -143,7 +143,16 @@ _MODULE_PARAMS = {
                        context={"type": "array", "items": {"enum": ["activity", "body", "features"]}, "maxItems": 3, "uniqueItems": True},
                        fusion={"enum": ["cross", "concat"]}, d_model=_WIDTH, heads=_num(1, 64, True),
                        n_layers=_num(1, 16, True), dropout=_DROPOUT, context_dropout=_DROPOUT,
-                       attention_dropout={"oneOf": [{"type": "null"}, _DROPOUT]}), required=[])}
+                       attention_dropout={"oneOf": [{"type": "null"}, _DROPOUT]}), required=[]),
+    "MoEmoNet": _obj(dict(T=_num(1, 10000, True), window=_num(1, 10000, True), n_crops=_num(1, 100, True),
+                          stride=_num(1, 100, True), rate=_RATE, n_joints=_num(1, 1000, True), n_body=_num(0, 1000, True),
+                          n_activities=_num(0, 1000, True),
+                          joints={"oneOf": [{"type": "null"}, {"type": "array", "items": _num(0, 999, True), "maxItems": 1000}]},
+                          context={"type": "array", "items": {"enum": ["activity", "body"]}, "maxItems": 2, "uniqueItems": True},
+                          fusion={"enum": ["cross", "concat"]}, vectors={"enum": ["pairs", "displacements"]},
+                          tokens={"enum": ["joints", "frames"]}, crops={"enum": ["random", "centre"]},
+                          query_residual={"type": "boolean"}, d_model=_WIDTH, heads=_num(1, 64, True),
+                          n_layers=_num(0, 16, True), dropout=_DROPOUT, context_dropout=_DROPOUT), required=[])}
 _ARCH = {"oneOf": [{"type": "null"}, {
     **_obj(dict(step={"enum": ["mlp", "lstm", "net", "model"]}, module={"enum": sorted(_MODULE_PARAMS)},
                 input_shape=_INTS(1, 100_000, 3), n_classes=_num(2, 1000, True), module_params={"type": "object"},

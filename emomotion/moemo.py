@@ -20,12 +20,15 @@ from .datasets import encode_clips, skipped_table
 from .skeletons import KEY_JOINTS
 from .kinematics import body_axes, body_height, derivatives, normalise_clip, resample
 from .sequences import PaddedClips, pad_sequences, stack_blocks
+from .skeleton_models import SkeletonAugment, WindowedSkeletonModel, window_crops
 from .torchfit import GroupedPipeline, TorchClassifier
 
 # %% auto #0
-__all__ = ['ACTIVITY_COLUMNS', 'JOINTS_10', 'BODY_CONTEXT', 'CONTEXTS', 'FUSIONS', 'VARIANTS', 'activity_codes',
-           'movement_vectors', 'body_context', 'clip_inputs', 'pack_moemo', 'moemo_inputs', 'MoEmoFrames',
-           'moemo_frames', 'MoEmoPrep', 'CrossBlock', 'MoEmo', 'moemo_classifier', 'cross_attention_readout']
+__all__ = ['ACTIVITY_COLUMNS', 'JOINTS_10', 'BODY_CONTEXT', 'LAYOUTS', 'CONTEXTS', 'FUSIONS', 'TOKENS', 'VECTORS', 'CROPS',
+           'PAPER_VARIANTS', 'LITE_VARIANTS', 'VARIANTS', 'activity_codes', 'clip_positions', 'movement_pairs',
+           'movement_vectors', 'displacements', 'body_context', 'clip_inputs', 'pack_moemo', 'moemo_inputs',
+           'MoEmoFrames', 'moemo_frames', 'MoEmoPrep', 'CrossBlock', 'MoEmo', 'MoEmoNet', 'MoEmoAugment',
+           'moemo_classifier', 'diagnostic_steps', 'cross_attention_readout']
 
 # %% ../nbs/05a_moemo.ipynb #684d2c0f
 ACTIVITY_COLUMNS = ("scenario", "content", "choreography")
@@ -52,28 +55,49 @@ BODY_CONTEXT = ("x", "z", "heading_cos", "heading_sin", "speed", "curvature", "c
 "The per-frame whole-body context channels (`body_context`)."
 
 
-def movement_vectors(key: np.ndarray, fps: float, rate: float = 5.0, name: str = "clip") -> np.ndarray:
-    """MoEmo's movement vectors of one clip: key-joint positions `(T, 17, 3)` (metres, Y up) at `fps`, turned to
-    the clip's heading and divided by its body height (`kinematics.normalise_clip`), resampled to `rate` Hz,
-    every joint relative to the root except the root itself (its trajectory), then each joint's displacement
-    between consecutive frames: `(L - 1, 17, 3)` float32, in body heights per frame. A clip that gives fewer than
-    two frames at `rate` raises `ValueError` starting with `name`."""
+def clip_positions(key: np.ndarray, fps: float, rate: float = 15.0, name: str = "clip") -> np.ndarray:
+    """The key joints of one clip as MoEmo's movement vectors read them: positions `(T, 17, 3)` (metres, Y up) at
+    `fps`, turned to the clip's heading and divided by its body height (`kinematics.normalise_clip`), every joint
+    relative to the root (the posture) except the root itself, which keeps its path from its first position;
+    resampled to `rate` Hz: `(L, 17, 3)` float32, in body heights. A clip that gives fewer than two frames at
+    `rate` raises `ValueError` starting with `name`."""
     z = normalise_clip(key, fps, name=name)
     rel = z - z[:, :1]
-    rel[:, 0] = z[:, 0]
+    rel[:, 0] = z[:, 0] - z[0, 0]
     r = resample(rel, fps, rate)
     if len(r) < 2:
         raise ValueError(f"{name}: {len(z)} frames at {fps:g} fps ({len(z) / fps:.2f} s) give {len(r)} frame at "
                          f"{rate:g} Hz; movement vectors need two (a clip of at least {1 / rate:g} s)")
-    return np.diff(r, axis=0).astype(np.float32)
+    return r.astype(np.float32)
 
 
-def body_context(key: np.ndarray, fps: float, rate: float = 5.0, name: str = "clip", v0: float = 0.1) -> np.ndarray:
-    """What the movement vectors do not hold, per frame of `movement_vectors` (`(L - 1, 7)`, channels
-    `BODY_CONTEXT`): the root's place on the floor (x, z) and the body's heading (cos, sin) in the capture space,
-    the root's horizontal speed and the signed curvature of its path (per body height; the speed floored at `v0`
-    body heights/s, then clipped to ±10), and its distance to the capture space's centre (the floor origin) — all
-    in body heights, from Savitzky–Golay derivatives at `fps`, then resampled to `rate` Hz."""
+def movement_pairs(p):
+    """MoEmo's movement vectors of positions `p` (..., L, J, 3) (array or tensor): the positions of consecutive
+    frames stacked, `(p_t, p_{t+1})` → (..., L - 1, J, 6); the first three channels are the positions themselves,
+    so the posture is kept (the authors' `network/train.py` stacks `skeleton[:-1]` and `skeleton[1:]`)."""
+    if isinstance(p, torch.Tensor):
+        return torch.cat([p[..., :-1, :, :], p[..., 1:, :, :]], -1)
+    p = np.asarray(p)
+    return np.concatenate([p[..., :-1, :, :], p[..., 1:, :, :]], -1)
+
+
+def movement_vectors(key: np.ndarray, fps: float, rate: float = 15.0, name: str = "clip") -> np.ndarray:
+    "MoEmo's movement vectors of one clip (`movement_pairs` of `clip_positions`): `(L - 1, 17, 6)` float32."
+    return movement_pairs(clip_positions(key, fps, rate, name))
+
+
+def displacements(key: np.ndarray, fps: float, rate: float = 5.0, name: str = "clip") -> np.ndarray:
+    """`moemo-lite`'s input, which is not MoEmo's: each joint's displacement between consecutive frames of
+    `clip_positions` (`(L - 1, 17, 3)`, body heights per frame); the posture is thrown away."""
+    return np.diff(clip_positions(key, fps, rate, name), axis=0).astype(np.float32)
+
+
+def body_context(key: np.ndarray, fps: float, rate: float = 15.0, name: str = "clip", v0: float = 0.1) -> np.ndarray:
+    """What the posture does not hold, per frame of `clip_positions` (`(L, 7)`, channels `BODY_CONTEXT`): the root's
+    place on the floor (x, z) and the body's heading (cos, sin) in the capture space, the root's horizontal speed
+    and the signed curvature of its path (per body height; the speed floored at `v0` body heights/s, then clipped
+    to ±10), and its distance to the capture space's centre (the floor origin) — all in body heights, from
+    Savitzky–Golay derivatives at `fps`, then resampled to `rate` Hz."""
     normalise_clip(key, fps, name=name)          # the same checks and errors as the movement vectors
     key = np.asarray(key, np.float64)
     root = key[:, 0, [0, 2]] / body_height(key)
@@ -82,13 +106,23 @@ def body_context(key: np.ndarray, fps: float, rate: float = 5.0, name: str = "cl
     speed = np.linalg.norm(v, axis=1)
     curv = np.clip((v[:, 0] * a[:, 1] - v[:, 1] * a[:, 0]) / np.maximum(speed, v0) ** 3, -10, 10)
     ctx = np.column_stack([root, fwd[:, 0], fwd[:, 2], speed, curv, np.linalg.norm(root, axis=1)])
-    return resample(ctx, fps, rate)[1:].astype(np.float32)
+    return resample(ctx, fps, rate).astype(np.float32)
 
 # %% ../nbs/05a_moemo.ipynb #50becce6
-def clip_inputs(key: np.ndarray, fps: float, rate: float = 5.0, name: str = "clip") -> np.ndarray:
-    "One clip's frames `(L - 1, 17·3 + 7)`: movement vectors (joint-major, xyz) then `body_context`."
-    mv = movement_vectors(key, fps, rate, name)
-    return np.concatenate([mv.reshape(len(mv), -1), body_context(key, fps, rate, name)[:len(mv)]], axis=1)
+LAYOUTS = ("paper", "lite")
+"What a clip's frames hold: `paper`: positions (`clip_positions`), `lite`: displacements (`displacements`)."
+
+
+def clip_inputs(key: np.ndarray, fps: float, rate: float = 15.0, name: str = "clip", layout: str = "paper") -> np.ndarray:
+    """One clip's frames `(L', 17·3 + 7)`, joint-major xyz then `body_context`: `layout="paper"`: the `L` positions
+    of `clip_positions` (the model makes the movement vectors of its windows); `"lite"`: the `L - 1` displacements,
+    beside the body context of the later frame of each."""
+    if layout not in LAYOUTS: raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    p = clip_positions(key, fps, rate, name)
+    body = body_context(key, fps, rate, name)[:len(p)]
+    if layout == "lite":
+        p, body = np.diff(p, axis=0), body[1:]
+    return np.concatenate([p.reshape(len(p), -1), body], axis=1).astype(np.float32)
 
 
 def pack_moemo(frames: np.ndarray, activity=None, features=None) -> np.ndarray:
@@ -103,43 +137,44 @@ def pack_moemo(frames: np.ndarray, activity=None, features=None) -> np.ndarray:
     return stack_blocks(dtype="float32", **blocks)[0]
 
 
-def moemo_inputs(positions, fps, activity=None, features=None, rate: float = 5.0, max_seconds: float = 4.0,
-                 names=None) -> np.ndarray:
-    """`pack_moemo` of clips given as key joints `(T, 17, 3)` per clip at `fps` (one or one per clip), padded or
-    centre-cut to `max_seconds`. A clip that cannot be encoded raises, naming it (`names`); for a dataset's
-    `Clips`, `moemo_frames` leaves such a clip out instead."""
+def moemo_inputs(positions, fps, activity=None, features=None, rate: float = 15.0, max_seconds: float = 12.0,
+                 names=None, layout: str = "paper") -> np.ndarray:
+    """`pack_moemo` of clips given as key joints `(T, 17, 3)` per clip at `fps` (one or one per clip), in `layout`,
+    padded or centre-cut to `max_seconds`. A clip that cannot be encoded raises, naming it (`names`); for a
+    dataset's `Clips`, `moemo_frames` leaves such a clip out instead."""
     n = len(positions)
     fps = np.broadcast_to(np.asarray(fps, np.float64), (n,))
     names = [f"clip {i}" for i in range(n)] if names is None else [str(s) for s in names]
-    seqs = pad_sequences([clip_inputs(p, f, rate, s) for p, f, s in zip(positions, fps, names)],
+    seqs = pad_sequences([clip_inputs(p, f, rate, s, layout) for p, f, s in zip(positions, fps, names)],
                          int(round(max_seconds * rate)))
     return pack_moemo(seqs, activity, features)
-
 
 # %% ../nbs/05a_moemo.ipynb #139b1cc3
 @dataclass
 class MoEmoFrames(PaddedClips):
-    """What `moemo_frames` returns (a `sequences.PaddedClips`): `X` `(N, T, 17·3 + 7 + 1)` float32 (movement vectors,
-    body context, mask), row i = `index` row i, the rate, and the clips left out (`skipped`)."""
+    """What `moemo_frames` returns (a `sequences.PaddedClips`): `X` `(N, T, 17·3 + 7 + 1)` float32 (positions or
+    displacements per `layout`, body context, mask), row i = `index` row i, the rate, and the clips left out (`skipped`)."""
     X: np.ndarray
     index: pd.DataFrame
     rate: float
     skipped: pd.DataFrame = field(default_factory=skipped_table)
+    layout: str = "paper"
 
     def __repr__(self):
         n, t, _ = self.X.shape
-        return f"MoEmoFrames({n} clips × {t} frames at {self.rate:g} Hz" + self._left_out()
+        return f"MoEmoFrames({n} clips × {t} frames at {self.rate:g} Hz, {self.layout} layout" + self._left_out()
 
 
-def moemo_frames(clips, rate: float = 5.0, max_seconds: float = 4.0) -> MoEmoFrames:
-    """`clip_inputs` of every clip of `clips` (a `datasets.Clips`), padded or centre-cut to `max_seconds`
+def moemo_frames(clips, rate: float = 15.0, max_seconds: float = 12.0, layout: str = "paper") -> MoEmoFrames:
+    """`clip_inputs` of every clip of `clips` (a `datasets.Clips`) in `layout`, padded or centre-cut to `max_seconds`
     (`sequences.pad_sequences`). A clip that cannot be encoded is left out and listed in `.skipped`
     (`datasets.encode_clips`, one warning); `pack_moemo(frames.X, ...)` makes the model's rows."""
     idx = clips.index
     pos, fps = clips.all_positions(), idx["fps"].to_numpy(float)
-    seqs, rows, skipped = encode_clips(clips, lambda i, name: clip_inputs(pos[i], fps[i], rate, name), "moemo_frames")
+    seqs, rows, skipped = encode_clips(clips, lambda i, name: clip_inputs(pos[i], fps[i], rate, name, layout),
+                                       "moemo_frames")
     X = pad_sequences(seqs, int(round(max_seconds * rate)))
-    return MoEmoFrames(X, idx.iloc[rows] if len(skipped) else idx, float(rate), skipped=skipped)
+    return MoEmoFrames(X, idx.iloc[rows] if len(skipped) else idx, float(rate), skipped=skipped, layout=layout)
 
 # %% ../nbs/05a_moemo.ipynb #318b069b
 def _split(x, T: int, J: int, B: int):
@@ -319,45 +354,228 @@ class MoEmo(nn.Module):
         self.last_token_weights = w.detach()
         return self.head(torch.einsum("nk,nkd->nd", w, h))
 
+# %% ../nbs/05a_moemo.ipynb #b2a933c7
+TOKENS = ("joints", "frames")
+VECTORS = ("pairs", "displacements")
+CROPS = ("random", "centre")
+
+
+class MoEmoNet(nn.Module):
+    """MoEmo as its authors built it (`network/model.py`), on packed rows of the `paper` layout (`moemo_inputs`,
+    scaled by `MoEmoPrep` with `T` frames): windows of `window` movement vectors (`skeleton_models.window_crops`:
+    one random window per clip in training, `n_crops` evenly spaced at test, their mean probability; `crops="centre"`:
+    the central window only), each `stride`-th frame; the movement vectors `(p_t, p_{t+1})` (`movement_pairs`;
+    `vectors="displacements"`: `p_{t+1} - p_t` per second, the lite input); **one token per joint** with the
+    window's frames folded into its channels (`tokens="frames"`: one token per (frame, joint) instead). Context
+    tokens (`context` ⊆ ("activity", "body")): the activity embedding (index 0 = `unknown`, replaced by it with
+    probability `context_dropout` in training) and one token per body-context channel, its values over the window
+    folded into channels as well. The joints are the queries of ONE cross-attention over the context whose output
+    replaces them (no query residual: the skeleton only steers the attention over the context's values;
+    `query_residual=True` adds it), then a residual feed-forward block; `n_layers` self-attention blocks, each an
+    attention without residual then a residual feed-forward block; average pooling over the tokens plus the mean
+    context token (the authors add the context back as a shortcut before the pooling) and a linear classifier.
+    `fusion="concat"`: the mean context token concatenated to every joint token instead of the cross-attention;
+    `context=()`: pose only."""
+    def __init__(self, input_shape, n_classes: int, T: int, window: int = 32, n_crops: int = 3, stride: int = 1,
+                 rate: float = 15.0, n_joints: int = 17, n_body: int = len(BODY_CONTEXT), n_activities: int = 0,
+                 joints=None, context=("activity", "body"), fusion: str = "cross", vectors: str = "pairs",
+                 tokens: str = "joints", crops: str = "random", query_residual: bool = False, d_model: int = 32,
+                 heads: int = 4, n_layers: int = 3, dropout: float = 0.1, context_dropout: float = 0.3):
+        super().__init__()
+        context = tuple(context)
+        for arg, v, ok in (("context", set(context), set(CONTEXTS[:2])), ("fusion", fusion, FUSIONS),
+                           ("vectors", vectors, VECTORS), ("tokens", tokens, TOKENS), ("crops", crops, CROPS)):
+            if (v - ok) if isinstance(v, set) else v not in ok:
+                raise ValueError(f"{arg} must be {'a subset' if isinstance(v, set) else 'one'} of {tuple(ok)}, got {v!r}")
+        self.T, self.J, self.B, n_in = int(T), n_joints, n_body, int(np.prod(input_shape))
+        if n_in < self.T * (3 * n_joints + n_body + 1) + 1:
+            raise ValueError(f"rows of {n_in} values are too short for T={T}, {n_joints} joints")
+        self.window, self.n_crops, self.stride, self.rate = int(window), int(n_crops), int(stride), float(rate)
+        self.joints = tuple(range(n_joints)) if joints is None else tuple(int(j) for j in joints)
+        self.context, self.fusion, self.vectors, self.tokens, self.crops = context, fusion, vectors, tokens, crops
+        self.query_residual, self.context_dropout = bool(query_residual), context_dropout
+        d, J, C = d_model, len(self.joints), 6 if vectors == "pairs" else 3
+        self.embed = nn.Linear(self.window * C if tokens == "joints" else C, d)
+        self.joint_emb = nn.Parameter(torch.randn(J, d) * 0.1)
+        if tokens == "frames":
+            self.time_emb = nn.Parameter(torch.randn(self.window, 1, d) * 0.1)
+        if "activity" in context:
+            self.activity = nn.Embedding(n_activities + 1, d)
+        if "body" in context:
+            self.body = nn.Linear(self.window, d)
+            self.body_emb = nn.Parameter(torch.randn(n_body, d) * 0.1)
+        if context and fusion == "cross":
+            self.cross = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
+        if context and fusion == "concat":
+            self.concat = nn.Linear(2 * d, d)
+        if context:
+            self.norm0 = nn.LayerNorm(d)
+            self.mlp0 = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Dropout(dropout), nn.Linear(2 * d, d))
+        self.attn = nn.ModuleList([nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
+                                   for _ in range(n_layers)])
+        self.norms = nn.ModuleList([nn.LayerNorm(d) for _ in range(n_layers)])
+        self.mlps = nn.ModuleList([nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Dropout(dropout),
+                                                 nn.Linear(2 * d, d)) for _ in range(n_layers)])
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(d, n_classes))
+        self.last_attention = None
+
+    def windows(self, x) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+        """Movement vectors (N·k, window, J, C), body context (N·k, window, B) and activity codes (N·k,) of the k
+        windows per clip of packed rows `x`."""
+        seq, act, _ = _split(x, self.T, self.J, self.B)
+        k = self.n_crops if not self.training and self.crops == "random" else 1
+        w = window_crops(seq, self.window * self.stride + 1, k, random=self.training and self.crops == "random")
+        w = w[:, :, ::self.stride].flatten(0, 1)                         # (N·k, window + 1, J·3 + B)
+        p = w[..., :3 * self.J].unflatten(-1, (self.J, 3))[:, :, self.joints]
+        v = movement_pairs(p) if self.vectors == "pairs" else (p[:, 1:] - p[:, :-1]) * (self.rate / self.stride)
+        return v, w[:, 1:, 3 * self.J:], act.repeat_interleave(k), k
+
+    def context_tokens(self, body, act) -> torch.Tensor:
+        "Context tokens (N', K, d): the activity, then one per body-context channel (`context_names`)."
+        toks = []
+        if "activity" in self.context:
+            a = act.round().long().clamp(min=-1) + 1                       # 0: unknown
+            if self.training and self.context_dropout:
+                a = torch.where(torch.rand(a.shape, device=a.device) < self.context_dropout, 0, a)
+            toks.append(self.activity(a.clamp(max=self.activity.num_embeddings - 1)).unsqueeze(1))
+        if "body" in self.context:
+            toks.append(self.body(body.transpose(1, 2)) + self.body_emb)
+        return torch.cat(toks, 1)
+
+    def context_names(self) -> list[str]:
+        "Names of the context tokens, in order."
+        return (["activity"] if "activity" in self.context else []) + (list(BODY_CONTEXT) if "body" in self.context else [])
+
+    def forward(self, x):
+        v, body, act, k = self.windows(x)
+        if self.tokens == "joints":
+            h = self.embed(v.permute(0, 2, 1, 3).flatten(2)) + self.joint_emb          # (N', J, d)
+        else:
+            h = (self.embed(v) + self.joint_emb + self.time_emb).flatten(1, 2)         # (N', window·J, d)
+        ctx = None
+        if self.context:
+            ctx = self.context_tokens(body, act)
+            if self.fusion == "cross":
+                a, w = self.cross(h, ctx, ctx, need_weights=not self.training)
+                self.last_attention = None if w is None else w.detach()             # (N', queries, K)
+                h = h + a if self.query_residual else a
+            else:
+                h = self.concat(torch.cat([h, ctx.mean(1, keepdim=True).expand(-1, h.shape[1], -1)], -1))
+            h = h + self.mlp0(self.norm0(h))
+        for att, norm, mlp in zip(self.attn, self.norms, self.mlps):
+            h = att(h, h, h, need_weights=False)[0]
+            h = h + mlp(norm(h))
+        pooled = h.mean(1) + (ctx.mean(1) if ctx is not None else 0)
+        return WindowedSkeletonModel.average(self.head(pooled), k)
+
+
+class MoEmoAugment:
+    """`skeleton_models.SkeletonAugment` (rotation about the vertical, scale, time warp) on the positions of packed
+    `paper`-layout rows of `T` frames; the body context keeps its values (its frames cut where the warp shortens the
+    clip), the activity and features pass unchanged."""
+    def __init__(self, T: int, n_joints: int = 17, n_body: int = len(BODY_CONTEXT), augment=None):
+        self.T, self.J, self.B = int(T), n_joints, n_body
+        self.augment = augment if augment is not None else SkeletonAugment()
+
+    def __call__(self, xb: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        n, d = len(xb), self.T * (3 * self.J + self.B + 1)
+        seq = xb[:, :d].reshape(n, self.T, -1)
+        pos = self.augment(torch.cat([seq[..., :3 * self.J], seq[..., -1:]], -1), generator)
+        m = pos[..., -1:]
+        seq = torch.cat([pos[..., :-1], seq[..., 3 * self.J:-1] * m, m], -1)
+        return torch.cat([seq.reshape(n, d), xb[:, d:]], 1)
+
+    def __repr__(self):
+        return f"MoEmoAugment(T={self.T}, {self.augment!r})"
+
 # %% ../nbs/05a_moemo.ipynb #d4d67fe0
-VARIANTS = {
-    "moemo": dict(context=("activity", "body"), fusion="cross"),
-    "moemo_concat": dict(context=("activity", "body"), fusion="concat"),
-    "moemo_pose": dict(context=()),
-    "moemo_body": dict(context=("body",)),
-    "moemo_10j": dict(context=("activity", "body"), joints=tuple(KEY_JOINTS.index(j) for j in JOINTS_10)),
-    "moemo_features": dict(context=("activity", "body", "features")),
+PAPER_VARIANTS = {
+    "moemo": dict(),
+    "moemo-concat": dict(fusion="concat"),
+    "moemo-pose": dict(context=()),
 }
-"The full model and its ablations: what each changes in `MoEmo`."
+"`MoEmoNet` (the authors' layout) and its ablations: what each changes."
+
+LITE_VARIANTS = {
+    "moemo-lite": dict(context=("activity", "body"), fusion="cross"),
+    "moemo-lite-concat": dict(context=("activity", "body"), fusion="concat"),
+    "moemo-lite-pose": dict(context=()),
+    "moemo-lite-body": dict(context=("body",)),
+    "moemo-lite-10j": dict(context=("activity", "body"), joints=tuple(KEY_JOINTS.index(j) for j in JOINTS_10)),
+    "moemo-lite-features": dict(context=("activity", "body", "features")),
+}
+"`MoEmo` (`moemo-lite`: displacements, one token per (frame, joint), residual cross-attention) and its ablations."
+
+VARIANTS = {**PAPER_VARIANTS, **LITE_VARIANTS}
+"Every named model of this chapter: what each changes in `MoEmoNet` or in `MoEmo`."
 
 
 def moemo_classifier(T: int, variant: str = "moemo", n_activities: int = 0, *, n_feature_tokens: int | None = 32,
-                     max_epochs: int = 25,
-                     lr: float = 2e-3, batch_size: int = 32, weight_decay: float = 1e-2, label_smoothing: float = 0.1,
-                     patience: int | None = 6, val_size: float = 0.15, monitor: str = "val_loss", seed: int = 0,
-                     device="auto", verbose: bool = False, **module_params) -> Pipeline:
-    """`MoEmoPrep` then `TorchClassifier(MoEmo)` for one of `VARIANTS` on rows of `moemo_inputs` with `T` frames;
-    `n_activities`: size of the activity vocabulary (`activity_codes`); `n_feature_tokens`: the engineered features
-    kept as context tokens (chosen on the training rows, `MoEmoPrep`; None: all). `module_params` go to `MoEmo`."""
+                     max_epochs: int = 25, lr: float = 2e-3, batch_size: int = 32, weight_decay: float = 1e-2,
+                     label_smoothing: float = 0.1, patience: int | None = 6, val_size: float = 0.15,
+                     monitor: str = "val_loss", augment=True, seed: int = 0, device="auto", verbose: bool = False,
+                     **module_params) -> Pipeline:
+    """`MoEmoPrep` then `TorchClassifier` of one of `VARIANTS` on rows of `moemo_inputs` with `T` frames: `MoEmoNet`
+    (rows of the `paper` layout; `augment=True`: `MoEmoAugment`, False: none) or `MoEmo` (`moemo-lite*`, rows of the
+    `lite` layout, no augmentation). `n_activities`: size of the activity vocabulary (`activity_codes`);
+    `n_feature_tokens`: the engineered features kept as context tokens by `moemo-lite-features` (chosen on the
+    training rows, `MoEmoPrep`; None: all). `module_params` go to the network (window, n_crops, d_model, …)."""
     if variant not in VARIANTS: raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
-    net = TorchClassifier(MoEmo, max_epochs=max_epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
-                          label_smoothing=label_smoothing, patience=patience, val_size=val_size, monitor=monitor,
-                          scheduler="onecycle", grad_clip=1.0, seed=seed, device=device, verbose=verbose,
-                          T=T, n_activities=n_activities, **(VARIANTS[variant] | module_params))
+    paper = variant in PAPER_VARIANTS
+    aug = (MoEmoAugment(T) if augment is True else augment or None) if paper else None
+    net = TorchClassifier(MoEmoNet if paper else MoEmo, max_epochs=max_epochs, lr=lr, batch_size=batch_size,
+                          weight_decay=weight_decay, label_smoothing=label_smoothing, patience=patience,
+                          val_size=val_size, monitor=monitor, augment=aug, scheduler="onecycle", grad_clip=1.0,
+                          seed=seed, device=device, verbose=verbose, T=T, n_activities=n_activities,
+                          **(VARIANTS[variant] | module_params))
     return GroupedPipeline([("prep", MoEmoPrep(T, n_feature_tokens=n_feature_tokens)), ("net", net)])
+
+# %% ../nbs/05a_moemo.ipynb #17c98f88
+def diagnostic_steps(rate: float = 15.0, window: int = 96, lite_rate: float = 5.0, lite_seconds: float = 2.0) -> dict:
+    """The road from moemo-lite to `moemo`, one change at a time: step name → (what it changes, the `moemo`
+    settings after it: `MoEmoNet` arguments and `augment`), for rows at `rate` Hz, `moemo`'s `window` and
+    moemo-lite's `lite_rate` and `lite_seconds`. Each step keeps every change before it; the last is `moemo`."""
+    stride = max(1, int(round(rate / lite_rate)))
+    w = int(round(lite_seconds * lite_rate))
+    cur = dict(tokens="frames", vectors="displacements", crops="centre", stride=stride, window=w, augment=False)
+    changes = [
+        ("layout", f"the authors' attention layout on moemo-lite's input (each {stride}th frame, the central {w})", {}),
+        ("tokens", "one token per joint, the frames folded into its channels", dict(tokens="joints")),
+        ("posture", "(p_t, p_{t+1}) instead of displacements: the posture kept", dict(vectors="pairs")),
+        ("rate", f"every frame ({rate:g} Hz), the same seconds", dict(stride=1, window=w * stride)),
+        ("window", f"windows of {window} frames ({window / rate:.1f} s)", dict(window=window)),
+        ("crops", "a random window per clip in training, test windows averaged", dict(crops="random")),
+        ("augmentation", "rotation, scale and time warp in training: moemo", dict(augment=True)),
+    ]
+    out = {}
+    for name, what, change in changes:
+        cur = cur | change
+        out[name] = (what, dict(cur))
+    return out
 
 # %% ../nbs/05a_moemo.ipynb #4acd9a65
 def cross_attention_readout(estimator: Pipeline, X, lift: bool = False,
                             batch_size: int = 256) -> tuple[np.ndarray, list[str]]:
     """Cross-attention of a fitted `moemo_classifier` (cross fusion, with context) on rows `X`: `(N, J, G)` per
-    clip and joint, averaged over the clip's valid frames and summed over the token groups G (names returned):
+    clip and joint. `MoEmoNet`: over its context tokens (the activity, each body-context channel), averaged over the
+    test windows. `MoEmo` (moemo-lite): averaged over the clip's valid frames and summed over the token groups G (names returned):
     `activity`, `body: same frame`, `body: other frames`, `features` (those the model has). `lift=True`: divided
-    by the share of the clip's context tokens in each group (1 = attention spread evenly over the tokens)."""
+    by the share of the clip's context tokens in each group (`MoEmoNet`: times the number of tokens) (1 = attention spread evenly over the tokens)."""
     Xt = estimator[:-1].transform(X).astype(np.float32)
     net = estimator[-1]
     m = net.module_.eval()
     if not hasattr(m, "cross"):
         raise ValueError("cross_attention_readout needs a model with cross-attention over context")
+    if isinstance(m, MoEmoNet):                  # joint queries over the activity and the body-context channels
+        names, out = m.context_names(), []
+        with torch.no_grad():
+            for i in range(0, len(Xt), batch_size):
+                xb = torch.from_numpy(Xt[i:i + batch_size]).to(net.device_)
+                m(xb)
+                w = m.last_attention.reshape(len(xb), -1, m.last_attention.shape[1] // len(m.joints), len(m.joints),
+                                             len(names)).mean((1, 2))                   # (n, J, K): crops, frames averaged
+                out.append((w * len(names) if lift else w).cpu().numpy())
+        return np.concatenate(out), names
     names = m.context_names()
     act = [i for i, s in enumerate(names) if s == "activity"]
     body = [i for i, s in enumerate(names) if s.startswith("body")]
