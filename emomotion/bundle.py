@@ -117,7 +117,7 @@ def model_spec(model: str, profile: str = "quick", n_clips: int = 1000) -> dict:
         P = profile_settings(profile, "moemo")
         small = small_data_settings(n_clips) if P["small_data"] else {}
         PP = P["paper"]
-        return dict(model=model, inputs=dict(kind="moemo", rate=PP["rate"], max_seconds=PP["max_seconds"]),
+        return dict(model=model, inputs=dict(kind="moemo", rate=PP["rate"], max_seconds=PP["max_seconds"], layout="paper"),
                     params=dict(rate=PP["rate"], window=PP["window"], n_crops=PP["n_crops"]) | PP["model"] | small,
                     fit_groups=True, n_splits=P["n_splits"])
     raise ValueError(f"unknown model {model!r}; choose one of {MODELS}")
@@ -175,7 +175,8 @@ def model_inputs(inputs: dict, positions: list, fps, ids=None) -> np.ndarray:
         return stack_blocks(graph=G, features=features().astype(np.float32), dtype="float32")[0]
     if kind == "moemo":
         from emomotion.moemo import moemo_inputs
-        return moemo_inputs(positions, fps, None, None, inputs["rate"], inputs["max_seconds"], names=ids)
+        return moemo_inputs(positions, fps, None, None, inputs["rate"], inputs["max_seconds"], names=ids,
+                            layout=inputs.get("layout", "lite"))      # no layout: a bundle of moemo-lite
     raise ValueError(f"unknown input kind {kind!r}")
 
 # %% ../nbs/08a_bundle.ipynb #cdab7fd6

@@ -120,7 +120,9 @@ _INPUTS = {"type": "object", "required": ["kind"], "properties": {"kind": {"enum
     {"if": {"properties": {"kind": {"const": "features"}}},
      "then": _obj(dict(kind={}, options=_FEATURE_OPTIONS, features_version=_STR))},
     {"if": {"properties": {"kind": {"const": "sequence"}}}, "then": _obj(dict(kind={}, rate=_RATE, max_seconds=_SECONDS))},
-    {"if": {"properties": {"kind": {"const": "moemo"}}}, "then": _obj(dict(kind={}, rate=_RATE, max_seconds=_SECONDS))},
+    {"if": {"properties": {"kind": {"const": "moemo"}}},     # no layout: moemo-lite's displacements (bundles before MoEmoNet)
+     "then": _obj(dict(kind={}, rate=_RATE, max_seconds=_SECONDS, layout={"enum": ["paper", "lite"]}),
+                  required=["kind", "rate", "max_seconds"])},
     {"if": {"properties": {"kind": {"const": "graph+features"}}},
      "then": _obj(dict(kind={}, n_frames=_num(2, 10000, True), features_version=_STR, options=_FEATURE_OPTIONS,
                        channels={"type": "array", "items": {"enum": ["pos", "vel", "bone"]}, "minItems": 1,

@@ -113,3 +113,16 @@ def test_fits_and_predicts_through_the_harness_with_augmentation():
     assert type(est[-1].augment).__name__ == "MoEmoAugment"
     res = cross_validate(est, X, y, "stratified", n_splits=2, progress=False)
     assert res.n == 12 and np.isfinite(res.proba).all()
+
+
+def test_bundle_inputs_name_their_layout():
+    "A `moemo` bundle reads the authors' layout; a bundle written before (no `layout`) still gets moemo-lite's displacements."
+    from emomotion.bundle import model_inputs, model_spec
+    from emomotion.moemo import moemo_inputs
+    walk = toy_clip(60, 2.5)
+    spec = model_spec("moemo", "quick", 100)
+    assert spec["inputs"]["layout"] == "paper" and spec["params"]["window"] >= 1
+    np.testing.assert_array_equal(model_inputs(spec["inputs"], [walk], 60),
+                                  moemo_inputs([walk], 60, None, None, spec["inputs"]["rate"], spec["inputs"]["max_seconds"]))
+    old = model_inputs(dict(kind="moemo", rate=5.0, max_seconds=2.0), [walk], 60)
+    np.testing.assert_array_equal(old, moemo_inputs([walk], 60, None, None, 5.0, 2.0, layout="lite"))
