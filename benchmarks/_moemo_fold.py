@@ -1,4 +1,4 @@
-"""What the MoEmo benchmarks share: the generated full set as chapter 05a feeds it to `moemo_classifier`, and its first
+"""What the moemo-lite benchmarks share: the generated full set as chapter 05a feeds it to moemo-lite (`layout="lite"`), and its first
 leave-actors-out fold. Not a benchmark itself (imported by `moemo_epochs.py` and `moemo_pool.py`)."""
 from types import SimpleNamespace
 
@@ -20,7 +20,7 @@ def moemo_full_set() -> SimpleNamespace:
     codes, vocab = activity_codes(meta)
     T = int(round(P["max_seconds"] * P["rate"]))
     X = moemo_inputs(clips.all_positions(), meta["fps"].to_numpy(float), codes, Xf.to_numpy(np.float32), P["rate"],
-                     P["max_seconds"], names=meta["path"])
+                     P["max_seconds"], names=meta["path"], layout="lite")
     y, g = meta["label"].to_numpy(), meta[clips.group_col].to_numpy()
     tr, te = split_indices("actors", y, g, P.get("n_splits", 5), 0)[0]
     return SimpleNamespace(P=P, T=T, vocab=vocab, X=X, y=y, g=g, tr=tr, te=te)

@@ -5,7 +5,7 @@ full model and the variant with feature tokens, on the first leave-actors-out fo
 (1,390 clips, 22 actors; cached after the first load), it fits `moemo_classifier` with the full profile's settings
 at each budget on ONE thread (as a fold worker runs) and prints CPU seconds (`time.process_time`: robust to other
 jobs), epochs run, the best epoch and the fold's test accuracy, with the CPU ratio against the 15-epoch budget.
-Run: .venv/bin/python benchmarks/moemo_epochs.py [--epochs 15 10] [--variants moemo moemo_features]
+Run: .venv/bin/python benchmarks/moemo_epochs.py [--epochs 15 10] [--variants moemo-lite moemo-lite-features]
 A benchmark, not a test: numbers depend on the machine."""
 import argparse
 import time
@@ -20,7 +20,7 @@ from _moemo_fold import moemo_full_set
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, nargs="+", default=[15, 10])
-    ap.add_argument("--variants", nargs="+", default=["moemo", "moemo_features"])
+    ap.add_argument("--variants", nargs="+", default=["moemo-lite", "moemo-lite-features"])
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     d = moemo_full_set()

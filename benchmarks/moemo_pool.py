@@ -10,7 +10,7 @@ shared by the 2 fold workers of ONE pool (`evaluate.cross_validate_many`), again
 `--set attention_dropout=0` (any `moemo_classifier` / `MoEmo` argument, value parsed as Python) measures a change
 of settings; `--save F.npz` / `--compare F.npz` keep or compare each variant's `predict_proba` on the test fold
 (max abs difference), to check that a speed-up leaves the numbers as they were.
-Run: .venv/bin/python benchmarks/moemo_pool.py [--variants moemo moemo_pose] [--set k=v ...] [--save/--compare F.npz]
+Run: .venv/bin/python benchmarks/moemo_pool.py [--variants moemo-lite moemo-lite-pose] [--set k=v ...] [--save/--compare F.npz]
 A benchmark, not a test: numbers depend on the machine."""
 import argparse
 import ast
@@ -39,7 +39,7 @@ def setting(s: str):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     P = profile_settings("full", "moemo")
-    ap.add_argument("--variants", nargs="+", default=list(dict.fromkeys(v for vs in P["runs"].values() for v in vs)))
+    ap.add_argument("--variants", nargs="+", default=list(dict.fromkeys(v for vs in P["runs"].values() for v in vs if v.startswith("moemo-lite"))))
     ap.add_argument("--set", nargs="*", default=[], type=setting, help="model settings over the profile's: k=v")
     ap.add_argument("--save"); ap.add_argument("--compare")
     a = ap.parse_args(argv)
@@ -50,7 +50,7 @@ def main(argv=None):
     T, vocab, X, y, g, tr, te = d.T, d.vocab, d.X, d.y, d.g, d.tr, d.te
     model = P["model"] | dict(a.set)
     print(f"{len(y)} clips, rows {X.shape}; data steps {data_s:.0f} CPU-s; settings {model}", flush=True)
-    moemo_classifier(T, "moemo", len(vocab), seed=0, **(model | dict(max_epochs=1))).fit(X[tr[:200]], y[tr[:200]])
+    moemo_classifier(T, "moemo-lite", len(vocab), seed=0, **(model | dict(max_epochs=1))).fit(X[tr[:200]], y[tr[:200]])
     before = dict(np.load(a.compare)) if a.compare else {}
     per_fold, probas = {}, {}
     for v in a.variants:

@@ -1,4 +1,6 @@
-"""MoEmo (05a_moemo): inputs, masking, the context at work, `unknown` activities, learning, and the fold boundary."""
+"""moemo-lite (05a_moemo: `MoEmo`, not the authors' layout): inputs, masking, the context at work, `unknown` activities,
+learning, the fold boundary; and the `moemo` bundle (the authors' layout, `MoEmoNet`). The authors' layout itself:
+`test_moemo_paper.py`."""
 import json
 
 import numpy as np
@@ -8,8 +10,8 @@ import torch
 
 from emomotion.evaluate import cross_validate
 from emomotion.kinematics import rotate_y, toy_clip
-from emomotion.moemo import (BODY_CONTEXT, VARIANTS, MoEmo, MoEmoPrep, activity_codes, cross_attention_readout,
-                             moemo_classifier, moemo_inputs, movement_vectors)
+from emomotion.moemo import (BODY_CONTEXT, LITE_VARIANTS, MoEmo, MoEmoPrep, activity_codes, cross_attention_readout,
+                             displacements, moemo_classifier, moemo_inputs)
 
 T = 10   # 2 s at 5 Hz
 SMALL = dict(d_model=16, heads=2, n_layers=1, device="cpu")
@@ -27,7 +29,7 @@ def toy_set(n_per: int = 12, seed: int = 0):
         pos = rotate_y(pos * rng.uniform(0.8, 1.2), rng.uniform(-np.pi, np.pi)) + [rng.normal(), 0, rng.normal()]
         clips.append(pos + rng.normal(0, 0.003, pos.shape)); labels.append(("calm", "lively")[c])
     act = rng.integers(0, 2, len(clips))
-    return moemo_inputs(clips, 60, act, rate=5, max_seconds=2), np.array(labels), act
+    return moemo_inputs(clips, 60, act, rate=5, max_seconds=2, layout="lite"), np.array(labels), act
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +54,12 @@ def test_inputs_shape_mask_and_errors(toy):
     assert (X[:, :T * 59].reshape(len(X), T, 59)[mask == 0] == 0).all()    # padding is zeros
     np.testing.assert_array_equal(X[:, -1], act)
     with pytest.raises(ValueError, match="walk_short.bvh.*too few"):
-        moemo_inputs([toy_clip(60, 2.0), toy_clip(60, 2.0)[:3]], 60, names=["a.bvh", "walk_short.bvh"])
+        moemo_inputs([toy_clip(60, 2.0), toy_clip(60, 2.0)[:3]], 60, names=["a.bvh", "walk_short.bvh"], layout="lite")
 
 
-def test_movement_vectors_are_displacements():
+def test_lite_inputs_are_displacements():
     walk = toy_clip(125, 3.0, amp=0.0, speed=0.5)     # rigid walk: every joint moves like the root
-    mv = movement_vectors(walk, 125, rate=5)
+    mv = displacements(walk, 125, rate=5)
     assert np.allclose(mv[2:-2, 1:], 0, atol=1e-6)     # joints relative to the root: no displacement
     assert np.allclose(mv[2:-2, 0, [0, 1]], 0, atol=1e-6) and (mv[2:-2, 0, 2] > 0).all()
 
@@ -71,7 +73,7 @@ def test_activity_codes():
 def test_shapes_for_every_variant(toy):
     X, y, _ = toy
     xb = prepared(np.concatenate([X[:5], np.random.default_rng(0).normal(size=(5, 4))], 1))   # + 4 features
-    for v, p in VARIANTS.items():
+    for v, p in LITE_VARIANTS.items():
         m = MoEmo(xb.shape[1:], 3, T, n_activities=2, **p, **{k: v for k, v in SMALL.items() if k != "device"})
         assert m.eval()(xb).shape == (5, 3), v
     with pytest.raises(ValueError, match="context"):
@@ -115,7 +117,7 @@ def test_unknown_activity(toy):
 def test_trains_above_chance_on_separable_toy():
     X, y, _ = toy_set(16, seed=1)
     Xte, yte, _ = toy_set(8, seed=2)
-    est = moemo_classifier(T, "moemo", 2, max_epochs=30, val_size=0, monitor="train_loss", patience=None,
+    est = moemo_classifier(T, "moemo-lite", 2, max_epochs=30, val_size=0, monitor="train_loss", patience=None,
                            batch_size=8, lr=3e-3, **SMALL).fit(X, y)
     assert (est.predict(Xte) == yte).mean() >= 0.8
     att, groups = cross_attention_readout(est, Xte)
@@ -126,7 +128,7 @@ def test_nothing_from_the_test_fold_reaches_fitting(toy):
     """Leave-one-activity-out through the harness: each fold's fitted scaling and vocabulary come from its
     training rows only, so the held-out activity is `unknown` to it."""
     X, y, act = toy
-    est = moemo_classifier(T, "moemo", 2, max_epochs=1, val_size=0, monitor="train_loss", patience=None, **SMALL)
+    est = moemo_classifier(T, "moemo-lite", 2, max_epochs=1, val_size=0, monitor="train_loss", patience=None, **SMALL)
     res = cross_validate(est, X, y, "groups", groups=act, progress=False, return_estimator=True)
     for k, fitted in enumerate(res.estimators):
         te = res.test_index[res.fold_of == k]
@@ -157,7 +159,7 @@ def test_moemo_bundle_trains_loads_and_predicts_as_the_harness(tmp_path):
     tr, te = split_indices("actors", y, groups, 3, 0)[0]
     b = B.train_bundle(clips.subset(tr), "moemo", tmp_path / "moemo", evaluate=False)
     assert {p.name for p in b.iterdir()} >= {"weights.safetensors", "preprocess.skops", "model.json"}
-    assert json.loads((b / "model.json").read_text())["architecture"]["module"] == "MoEmo"
+    assert json.loads((b / "model.json").read_text())["architecture"]["module"] == "MoEmoNet"     # the authors' layout
     out = P.load_model(b).predict_files(list(idx["path"].iloc[te]))
     assert (out["error"] == "").all()
     np.testing.assert_array_equal(out["label"].to_numpy(), pred.loc[te, "y_pred"].to_numpy())
@@ -185,7 +187,7 @@ def test_feature_tokens_are_chosen_on_the_training_fold(toy):
     feats = rng.normal(size=(len(y), 6))
     feats[:, 4] += 3.0 * (y == "lively")                        # informative everywhere
     X = np.concatenate([X0, feats], 1).astype(np.float32)
-    est = moemo_classifier(T, "moemo_features", 2, n_feature_tokens=2, max_epochs=1, val_size=0,
+    est = moemo_classifier(T, "moemo-lite-features", 2, n_feature_tokens=2, max_epochs=1, val_size=0,
                            monitor="train_loss", patience=None, **SMALL)
     res = cross_validate(est, X, y, "groups", groups=act, progress=False, return_estimator=True)
     for k, fitted in enumerate(res.estimators):
@@ -230,7 +232,7 @@ def test_attention_dropout_is_its_own_setting_and_defaults_to_dropout(toy):
     assert m0.cross.att.dropout == m0.blocks[0].self_attn.dropout == 0.0
     assert m0.blocks[0].dropout1.p == 0.2                 # the other dropouts stay
     assert not torch.allclose(out0, out)
-    est = moemo_classifier(T, "moemo", 2, attention_dropout=0.0, max_epochs=1, val_size=0, monitor="train_loss",
+    est = moemo_classifier(T, "moemo-lite", 2, attention_dropout=0.0, max_epochs=1, val_size=0, monitor="train_loss",
                            patience=None, **SMALL).fit(X, y)
     assert est[-1].module_.blocks[0].self_attn.dropout == 0.0
 
