@@ -114,11 +114,13 @@ def model_spec(model: str, profile: str = "quick", n_clips: int = 1000) -> dict:
         params = dict(fusion=fusion, max_epochs=P["max_epochs"], patience=P["patience"], channels=list(P["channels"]),
                       strides=list(P["strides"]), feat_dim=P["feat_dim"]) | small
         return dict(model=model, inputs=inputs, params=params, fit_groups=True, n_splits=P["n_splits"])
-    if model == "moemo":
+    if model == "moemo":     # the authors' layout (`moemo.MoEmoNet`) on positions at the rate of `paper`
         P = profile_settings(profile, "moemo")
         small = small_data_settings(n_clips) if P["small_data"] else {}
-        return dict(model=model, inputs=dict(kind="moemo", rate=P["rate"], max_seconds=P["max_seconds"]),
-                    params=dict(P["model"]) | small, fit_groups=True, n_splits=P["n_splits"])
+        PP = P["paper"]
+        return dict(model=model, inputs=dict(kind="moemo", rate=PP["rate"], max_seconds=PP["max_seconds"], layout="paper"),
+                    params=dict(rate=PP["rate"], window=PP["window"], n_crops=PP["n_crops"]) | PP["model"] | small,
+                    fit_groups=True, n_splits=P["n_splits"])
     raise ValueError(f"unknown model {model!r}; choose one of {MODELS}")
 
 
@@ -174,7 +176,8 @@ def model_inputs(inputs: dict, positions: list, fps, ids=None) -> np.ndarray:
         return stack_blocks(graph=G, features=features().astype(np.float32), dtype="float32")[0]
     if kind == "moemo":
         from emomotion.moemo import moemo_inputs
-        return moemo_inputs(positions, fps, None, None, inputs["rate"], inputs["max_seconds"], names=ids)
+        return moemo_inputs(positions, fps, None, None, inputs["rate"], inputs["max_seconds"], names=ids,
+                            layout=inputs.get("layout", "lite"))      # no layout: a bundle of moemo-lite
     raise ValueError(f"unknown input kind {kind!r}")
 
 # %% ../nbs/08a_bundle.ipynb #cdab7fd6
@@ -184,9 +187,9 @@ PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".npy", 
 def _torch_modules() -> dict:
     from emomotion.lstm import MotionLSTM
     from emomotion.mlp import MLP
-    from emomotion.moemo import MoEmo
+    from emomotion.moemo import MoEmo, MoEmoNet
     from emomotion.stgcn import FusionSTGCN
-    return {"MotionLSTM": MotionLSTM, "MLP": MLP, "FusionSTGCN": FusionSTGCN, "MoEmo": MoEmo}
+    return {"MotionLSTM": MotionLSTM, "MLP": MLP, "FusionSTGCN": FusionSTGCN, "MoEmo": MoEmo, "MoEmoNet": MoEmoNet}
 
 
 def _encode(v):

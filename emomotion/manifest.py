@@ -120,7 +120,9 @@ _INPUTS = {"type": "object", "required": ["kind"], "properties": {"kind": {"enum
     {"if": {"properties": {"kind": {"const": "features"}}},
      "then": _obj(dict(kind={}, options=_FEATURE_OPTIONS, features_version=_STR))},
     {"if": {"properties": {"kind": {"const": "sequence"}}}, "then": _obj(dict(kind={}, rate=_RATE, max_seconds=_SECONDS))},
-    {"if": {"properties": {"kind": {"const": "moemo"}}}, "then": _obj(dict(kind={}, rate=_RATE, max_seconds=_SECONDS))},
+    {"if": {"properties": {"kind": {"const": "moemo"}}},     # no layout: moemo-lite's displacements (bundles before MoEmoNet)
+     "then": _obj(dict(kind={}, rate=_RATE, max_seconds=_SECONDS, layout={"enum": ["paper", "lite"]}),
+                  required=["kind", "rate", "max_seconds"])},
     {"if": {"properties": {"kind": {"const": "graph+features"}}},
      "then": _obj(dict(kind={}, n_frames=_num(2, 10000, True), features_version=_STR, options=_FEATURE_OPTIONS,
                        channels={"type": "array", "items": {"enum": ["pos", "vel", "bone"]}, "minItems": 1,
@@ -143,7 +145,16 @@ _MODULE_PARAMS = {
                        context={"type": "array", "items": {"enum": ["activity", "body", "features"]}, "maxItems": 3, "uniqueItems": True},
                        fusion={"enum": ["cross", "concat"]}, d_model=_WIDTH, heads=_num(1, 64, True),
                        n_layers=_num(1, 16, True), dropout=_DROPOUT, context_dropout=_DROPOUT,
-                       attention_dropout={"oneOf": [{"type": "null"}, _DROPOUT]}), required=[])}
+                       attention_dropout={"oneOf": [{"type": "null"}, _DROPOUT]}), required=[]),
+    "MoEmoNet": _obj(dict(T=_num(1, 10000, True), window=_num(1, 10000, True), n_crops=_num(1, 100, True),
+                          stride=_num(1, 100, True), rate=_RATE, n_joints=_num(1, 1000, True), n_body=_num(0, 1000, True),
+                          n_activities=_num(0, 1000, True),
+                          joints={"oneOf": [{"type": "null"}, {"type": "array", "items": _num(0, 999, True), "maxItems": 1000}]},
+                          context={"type": "array", "items": {"enum": ["activity", "body"]}, "maxItems": 2, "uniqueItems": True},
+                          fusion={"enum": ["cross", "concat"]}, vectors={"enum": ["pairs", "displacements"]},
+                          tokens={"enum": ["joints", "frames"]}, crops={"enum": ["random", "centre"]},
+                          query_residual={"type": "boolean"}, d_model=_WIDTH, heads=_num(1, 64, True),
+                          n_layers=_num(0, 16, True), dropout=_DROPOUT, context_dropout=_DROPOUT), required=[])}
 _ARCH = {"oneOf": [{"type": "null"}, {
     **_obj(dict(step={"enum": ["mlp", "lstm", "net", "model"]}, module={"enum": sorted(_MODULE_PARAMS)},
                 input_shape=_INTS(1, 100_000, 3), n_classes=_num(2, 1000, True), module_params={"type": "object"},

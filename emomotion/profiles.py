@@ -12,8 +12,9 @@ import os
 # %% ../nbs/01b_profiles.ipynb #8665cf1d
 _FUSIONS = ("skeleton", "features", "concat", "gated", "cross")   # every variant of `stgcn.FUSIONS`
 
-MOEMO_VARIANTS = ("moemo", "moemo_concat", "moemo_pose", "moemo_body", "moemo_10j", "moemo_features")
-"The MoEmo model and its ablations (`moemo.VARIANTS`), in the order 05a runs them."
+MOEMO_VARIANTS = ("moemo", "moemo-concat", "moemo-pose", "moemo-lite", "moemo-lite-concat", "moemo-lite-pose",
+                  "moemo-lite-body", "moemo-lite-10j", "moemo-lite-features")
+"The MoEmo model (the authors' layout), moemo-lite and their ablations (`moemo.VARIANTS`), in the order 05a runs them."
 
 PROFILES = {
     # quick: a smoke test of every chapter (tests, CI, a first look): 2 folds, a few epochs, tiny models; its
@@ -38,8 +39,12 @@ PROFILES = {
                                       batch_size=8, lr=3e-3),
                      noise=dict(n_reps=3, n_features=50), sweep=dict(n_reps=3), n_permutations=2),
         moemo=dict(rate=5.0, max_seconds=2.0, n_jobs=1,
-                   runs={"stratified": ("moemo", "moemo_pose"), "grouped": MOEMO_VARIANTS},
-                   model=dict(d_model=16, heads=2, n_layers=1, max_epochs=2, patience=None, batch_size=16, lr=3e-3)),
+                   runs={"stratified": ("moemo",), "grouped": ("moemo", "moemo-lite")},
+                   model=dict(d_model=16, heads=2, n_layers=1, max_epochs=2, patience=None, batch_size=16, lr=3e-3),
+                   paper=dict(rate=15.0, max_seconds=4.0, window=30, n_crops=2,
+                              model=dict(d_model=16, heads=2, n_layers=3, max_epochs=3, patience=None, batch_size=16,
+                                         lr=3e-3)),
+                   diagnostics=dict(steps=("tokens", "augmentation"), frames=(8,))),
         skeleton_models=dict(rate=15.0, max_seconds=4.0, window=32, n_crops=2, max_epochs=3, patience=None,
                              batch_size=16, lr=1e-2, n_jobs=1,
                              runs={"stratified": ("stgcn++", "part-transformer"),
@@ -85,9 +90,16 @@ PROFILES = {
                                       batch_size=16),
                      noise=dict(n_reps=100, n_features=200), sweep=dict(n_reps=100), n_permutations=100),
         moemo=dict(rate=5.0, max_seconds=2.0, n_jobs=2,
-                   runs={"stratified": MOEMO_VARIANTS, "grouped": MOEMO_VARIANTS},
+                   runs={"stratified": ("moemo", "moemo-lite"),
+                         "grouped": ("moemo", "moemo-concat", "moemo-pose", "moemo-lite")},
                    model=dict(d_model=16, heads=2, n_layers=1, max_epochs=15, patience=3, batch_size=32, lr=2e-3,
-                              attention_dropout=0.0)),
+                              attention_dropout=0.0),
+                   paper=dict(rate=15.0, max_seconds=12.0, window=90, n_crops=5,
+                              model=dict(d_model=32, heads=4, n_layers=3, max_epochs=30, patience=6, batch_size=32,
+                                         lr=2e-3)),
+                   diagnostics=dict(steps=("layout", "tokens", "posture", "rate", "window", "crops", "augmentation",
+                                           "query residual"),
+                                    frames=(4, 8, 16, 32))),
         skeleton_models=dict(rate=15.0, max_seconds=12.0, window=48, n_crops=3, max_epochs=16, patience=5,
                              batch_size=32, lr=3e-3, n_jobs=min(2, os.cpu_count() or 1),
                              runs={"stratified": ("stgcn++", "part-transformer"),
@@ -136,8 +148,15 @@ PROFILES = {
   variants run under each protocol (`grouped`: actors, or groups by content), folds trained in parallel.
 - `emokine`: clips kept (`small_design`), folds trained in parallel, sequences, SVM calibration, LSTM and
   Transformer settings (fixed budgets, no inner validation split), simulation sizes, permutations.
-- `moemo`: rate (Hz) and window (s) of the movement vectors, folds trained in parallel, the variants run under
-  each protocol (`grouped`: actors, or groups by content), the `moemo_classifier` settings (full: 15 epochs, the
+- `moemo`: rate (Hz) and window (s) of moemo-lite's displacements, folds trained in parallel, the variants run
+  under each protocol (`grouped`: actors, or groups by content; `moemo*` the authors' layout, `moemo-lite*` not);
+  `paper`: `moemo`'s rows (rate, longest clip kept), its training/test window (frames), test crops and
+  `moemo_classifier` settings; `diagnostics`: the steps from moemo-lite to `moemo` (`moemo.diagnostic_steps`) and
+  the window lengths (frames) of the accuracy-against-frames runs, all on the grouped folds (full: sized from CPU
+  time per clip-epoch measured on 200 clips of the generated full set, one thread: moemo 0.21 times moemo-lite's,
+  the `layout` step, the authors' attention over moemo-lite's 170 (frame, joint) tokens, 2.3 times; the chapter
+  was estimated at about 1,200 CPU-s against 1,110 for the six moemo-lite variants it ran before); `model`: moemo-lite's
+  `moemo_classifier` settings (full: 15 epochs, the
   one-cycle schedule's length; 10 cost two thirds of the CPU time, but on the whole generated full set it scored
   0.03–0.045 lower for the full model, more than a fold sd, so the chapter keeps 15: `benchmarks/moemo_epochs.py`
   measures one fold); no dropout on the attention weights (`attention_dropout=0`): on the generated full set it
