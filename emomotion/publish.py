@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .provenance import find_notebooks, load_provenance, portable_record, top_stages
+from .evaluate import WITHDRAWN_PROTOCOLS
 from .report import (COST_CAPTION, RESULT_KEY, _fmt_s, _notebook_of, _num, cost_table, display_name,
                               headline_table, read_results, render_markdown)
 
@@ -99,7 +100,8 @@ def superseded_rows(folder, results_dir) -> pd.DataFrame:
 def readme_block(folder, results_dir=None) -> str:
     """The Markdown README shows for the published results in `folder`: the run it comes from (command, commit, date),
     the headline table and the cost table, exactly as `REPORT.md` has them. With `results_dir`, the rows a later
-    published run also has are left out of the table and named (`superseded_rows`): a reader sees each number once."""
+    published run also has are left out of the table and named (`superseded_rows`): a reader sees each number once;
+    rows of `evaluate.WITHDRAWN_PROTOCOLS` are left out and counted."""
     folder = Path(folder)
     prov = portable_record(load_provenance(folder) or {})
     results = read_results(folder)
@@ -108,6 +110,8 @@ def readme_block(folder, results_dir=None) -> str:
         keep = ~results[list(RESULT_KEY)].astype(str).apply(tuple, axis=1).isin(
             set(old[list(RESULT_KEY)].astype(str).apply(tuple, axis=1)))
         results = results[keep]
+    withdrawn = results.protocol.isin(WITHDRAWN_PROTOCOLS)
+    results = results[~withdrawn]
     params, git, nbs = prov.get("parameters") or {}, prov.get("git") or {}, prov.get("notebooks", [])
     source = (f"From `{RESULTS_DIR}/{folder.name}/` (written by `python -m emomotion.publish readme`): dataset "
               f"**{params.get('dataset')}**, profile **{params.get('profile')}**, seed {params.get('seed')}; made by "
@@ -117,6 +121,9 @@ def readme_block(folder, results_dir=None) -> str:
               f"in all on {prov.get('cpu_count')} CPUs.")
     newer = "; ".join(f"{len(g)} by `{RESULTS_DIR}/{by}/`" for by, g in old.groupby("by", sort=False))
     note = [("p", f"Rows superseded by a later run and left out here: {newer}.")] if len(old) else []
+    if withdrawn.any():
+        note.append(("p", f"{int(withdrawn.sum())} rows of withdrawn protocols left out "
+                          f"({', '.join(WITHDRAWN_PROTOCOLS)}: statistics of the scored clips themselves)."))
     return render_markdown([("p", source), *note, ("table", headline_table(results, _notebook_of(nbs)), "", ""),
                             ("table", cost_table(prov), COST_CAPTION, "")])
 
