@@ -176,7 +176,11 @@ class Comparison:
             return f"{self.a} above {self.b} by {f.estimate:.3f} {iv}"
         if self.shown == -1:
             return f"{self.a} below {self.b} by {-f.estimate:.3f} {iv}"
-        return f"{self.a} vs {self.b}: no difference shown (d = {f.estimate:+.3f}, {iv} covers 0)"
+        c = self.cluster
+        if f.low <= 0 <= f.high or np.isnan(f.low) or c is None:
+            return f"{self.a} vs {self.b}: no difference shown (d = {f.estimate:+.3f}, {iv} covers 0)"
+        return (f"{self.a} vs {self.b}: no difference shown (d = {f.estimate:+.3f}, {iv} over folds, but the "
+                f"{c.method} interval [{c.low:+.3f}, {c.high:+.3f}] covers 0)")
 
     def row(self) -> dict:
         "One row of a contrasts table."

@@ -122,3 +122,17 @@ def test_compare_of_harness_results_with_unequal_folds():
     assert len(set(np.bincount(a.fold_of))) > 1                               # the folds differ in size
     c = compare(a, b, names=("a", "b"))
     assert (c.repeats, c.folds) == (1, 5) and np.isfinite(c.difference)
+
+
+def test_the_wording_names_the_interval_that_covers_zero():
+    "Fold interval above 0 but the cluster interval across it: 'no difference shown', naming the cluster interval."
+    a = [0.80, 0.81, 0.79, 0.80, 0.81]
+    b = [0.78, 0.79, 0.77, 0.78, 0.79]                          # +0.02 in every fold: a tight fold interval
+    groups = np.repeat(np.arange(10), 20)
+    rng = np.random.default_rng(0)
+    ca = rng.random(200) < 0.8
+    cb = ca.copy()
+    cb[groups < 2] = ~cb[groups < 2]                           # the clusters disagree wildly
+    c = paired_comparison(a, b, a_correct=ca, b_correct=cb, groups=groups)
+    assert c.fold.low > 0 and c.cluster.low <= 0 <= c.cluster.high and c.verdict == "no difference shown"
+    assert "over folds, but the" in c.wording and "covers 0" in c.wording
