@@ -114,7 +114,7 @@ class Model:
     predictions."""
 
     def __init__(self, folder, meta: dict, estimator):
-        from .manifest import BundleError
+        from emomotion.manifest import BundleError
         self.folder, self.meta, self.estimator = Path(folder), meta, estimator
         self.classes = list(meta["classes"])
         self.uncertain_below = float(meta["uncertain_below"])
