@@ -48,6 +48,7 @@ PROFILES = {
                                             max_clips=600),
                              fusion=dict(runs={"grouped": ("features", "gated")}, feat_dim=16),
                              stgcn=dict(channels=(8, 8, 16, 16), strides=(1, 1, 2, 2)),
+                             stgcnpp=dict(channels=(6, 6, 12, 12), strides=(1, 1, 2, 2), sampling="uniform", window=32, n_crops=2),
                              transformer=dict(d_model=16, n_heads=2, n_layers=1, dim_ff=32, attention_dropout=0.0)),
         personalisation=dict(models=("Random Forest", "SVM", "MLP", "ST-GCN++"), shots=(1, 2, 4), n_jobs=1,
                              pools=(7, 3), skew=7,
@@ -92,6 +93,8 @@ PROFILES = {
                              fusion=dict(runs={"stratified": ("features", "gated"), "grouped": ("features", "concat", "gated")},
                                          feat_dim=32),
                              stgcn=dict(channels=(16, 16, 32, 32), strides=(1, 1, 2, 2)),
+                             stgcnpp=dict(channels=(12, 12, 12, 12, 24, 24, 24, 48, 48, 48), strides=(1, 1, 1, 1, 2, 1, 1, 2, 1, 1),
+                                          sampling="uniform", window=32, n_crops=5),
                              transformer=dict(d_model=32, n_heads=4, n_layers=1, dim_ff=64, attention_dropout=0.0)),
         personalisation=dict(models=("Random Forest", "SVM", "MLP", "ST-GCN++"), shots=(1, 2, 4),
                              pools=(14, 7, 3), skew=7,
@@ -133,7 +136,9 @@ PROFILES = {
 - `skeleton_models`: sequence rate (Hz) and longest clip kept (s), training/test window (frames), test-time
   crops, epochs, patience, batch size, learning rate, folds trained in parallel, the models run under each
   protocol (`runs`, names of `skeleton_models.SKELETON_MODELS`; `grouped`: actors, or groups by content),
-  ST-GCN++ and part-transformer sizes (no dropout on the part transformer's attention weights,
+  the lite ST-GCN++ (`stgcn`: `stgcn++-lite`), ST-GCN++ (`stgcnpp`: widths and temporal strides of its blocks, and its
+  own `sampling`, frames per input `window` and test samplings `n_crops`: pyskl samples frames over the whole take) and
+  part-transformer sizes (no dropout on the part transformer's attention weights,
   `attention_dropout=0`, as in `moemo`: one training batch of the full size took 70 ms instead of 118 on one
   core). The full profile is sized to 25 minutes on 2 cores for the generated
   full set (`benchmarks/skeleton_models.py`); `ablations`: runs added only on datasets of at most `max_clips`
