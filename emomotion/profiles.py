@@ -44,7 +44,7 @@ PROFILES = {
                              batch_size=16, lr=1e-2, n_jobs=1,
                              runs={"stratified": ("stgcn++", "part-transformer"),
                                    "grouped": ("stgcn++", "part-transformer")},
-                             ablations=dict(runs={"stratified": ("stgcn++ late",), "grouped": ("stgcn++ late",)},
+                             ablations=dict(runs={"grouped": ("stgcn++ late", "stgcn++-lite")},
                                             max_clips=600),
                              fusion=dict(runs={"grouped": ("features", "gated")}, feat_dim=16),
                              stgcn=dict(channels=(8, 8, 16, 16), strides=(1, 1, 2, 2)),

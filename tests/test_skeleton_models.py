@@ -15,7 +15,7 @@ from emomotion.skeleton_models import (BODY_PARTS, STREAMS, MultiStreamSTGCN, Pa
 from emomotion.stgcn import key_graph
 
 BANDAI = Path(__file__).resolve().parents[2] / "shared" / "data" / "bandai-namco-1"
-SMALL_STGCN = dict(channels=(8, 8, 16, 16))
+SMALL_STGCN = dict(channels=(8, 8, 16, 16), strides=(1, 1, 2, 2))   # both ST-GCN++ and its lite variant
 SMALL_PT = dict(d_model=16, n_heads=2, n_layers=1, dim_ff=32)
 
 
@@ -180,7 +180,7 @@ def test_predict_proba_one_row_per_clip_averages_crops(toy):
     assert att.shape == (len(Xte), 6, 15) and np.allclose(att.sum((1, 2)), 1, atol=1e-5)
 
 
-@pytest.mark.parametrize("name,kw", [("stgcn++", SMALL_STGCN), ("part-transformer", SMALL_PT)])
+@pytest.mark.parametrize("name,kw", [("stgcn++", SMALL_STGCN), ("stgcn++-lite", SMALL_STGCN), ("part-transformer", SMALL_PT)])
 def test_trains_above_chance_on_separable_toy(toy, name, kw):
     (Xtr, ytr), (Xte, yte) = toy
     clf = skeleton_classifier(name, window=30, n_crops=3, rate=15, max_epochs=20, lr=1e-2, batch_size=8, val_size=0,
