@@ -1,7 +1,7 @@
 """Cost of the skeleton models of chapter 05b (nbs/05b_skeleton_models.ipynb) on ONE CPU thread, per model and setting.
 
 The full profile runs folds two at a time with one thread each (`evaluate.limit_threads`), so the CPU seconds of one
-thread are what a fold costs. For each model (`stgcn++` early fusion, `stgcn++ late`, `part-transformer`) and
+thread are what a fold costs. For each model (`stgcn++-lite` early fusion, `stgcn++-lite late`, `part-transformer`; ST-GCN++ as published: `benchmarks/stgcnpp_vs_lite.py`) and
 setting (rate, window, test crops, sizes) it fits one epoch on `--train` clips of the generated full set (after a
 warm-up) and predicts `--predict` clips, measuring CPU seconds (`time.process_time`: robust to other jobs on the
 machine), and extrapolates to one fold of the full profile (5 folds of 1,390 clips: 945 training rows, 167 inner
@@ -37,7 +37,7 @@ SETTINGS = {
 }
 """Settings compared: the first is the full profile before issue 17's cost work, the third the one chosen. Optional
 key `late`: the late-fusion model's per-stream sizes (else `stgcn`'s)."""
-MODELS = ("stgcn++", "stgcn++ late", "part-transformer")
+MODELS = ("stgcn++-lite", "stgcn++-lite late", "part-transformer")
 
 
 def fold_rows(n_clips=N_CLIPS, n_splits=5, val_size=VAL_SIZE):
@@ -50,7 +50,7 @@ def fold_rows(n_clips=N_CLIPS, n_splits=5, val_size=VAL_SIZE):
 def make_classifier(model, s, max_epochs=1):
     "The `skeleton_classifier` of `model` under settings `s` (a `SETTINGS` value or a profile section), on the CPU."
     arch = (s["transformer"] if model == "part-transformer" else
-            s.get("late", s["stgcn"]) if model == "stgcn++ late" else s["stgcn"])
+            s.get("late", s["stgcn"]) if model == "stgcn++-lite late" else s["stgcn"])
     return skeleton_classifier(model, window=s["window"], n_crops=s["n_crops"], rate=s["rate"],
                                batch_size=s.get("batch_size", 32), max_epochs=max_epochs, patience=None, val_size=0,
                                monitor="train_loss", device="cpu", **arch)

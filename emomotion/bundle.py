@@ -76,9 +76,11 @@ def key_joint_index(joints, name: str = "file") -> tuple[str, np.ndarray]:
 
 # %% ../nbs/08a_bundle.ipynb #0e7f1bce
 _BASELINE = {"rf": "Random Forest", "svm": "SVM", "gb": "Gradient Boosting"}
-MODELS = ("rf", "svm", "gb", "mlp", "lstm", "stgcn", "stgcn_features", "stgcn_concat", "stgcn_gated", "stgcn_cross", "moemo")
+MODELS = ("rf", "svm", "gb", "mlp", "lstm", "stgcn", "stgcn_features", "stgcn_concat", "stgcn_gated", "stgcn_cross", "moemo",
+          "stgcn++", "part-transformer")
 """Short model names of `train_bundle`: baselines, MLP, MotionLSTM, ST-GCN (skeleton only) and its fusions (`stgcn_<fusion>`),
-MoEmo (`05a_moemo`; from a BVH file the activity is not known, so it is always `unknown`)."""
+MoEmo (`05a_moemo`; from a BVH file the activity is not known, so it is always `unknown`), and chapter 05b's ST-GCN++ and
+body-part transformer (`stgcn++`, `part-transformer`: the settings of their rows in 05b)."""
 
 
 def model_spec(model: str, profile: str = "quick", n_clips: int = 1000) -> dict:
@@ -121,6 +123,15 @@ def model_spec(model: str, profile: str = "quick", n_clips: int = 1000) -> dict:
         return dict(model=model, inputs=dict(kind="moemo", rate=PP["rate"], max_seconds=PP["max_seconds"], layout="paper"),
                     params=dict(rate=PP["rate"], window=PP["window"], n_crops=PP["n_crops"]) | PP["model"] | small,
                     fit_groups=True, n_splits=P["n_splits"])
+    if model in ("stgcn++", "part-transformer"):
+        P = profile_settings(profile, "skeleton_models")
+        small = small_data_settings(n_clips) if P["small_data"] else {}
+        arch = P["stgcnpp"] if model == "stgcn++" else P["transformer"]     # as 05b's `make`
+        params = (dict(model=model, window=P["window"], n_crops=P["n_crops"], max_epochs=P["max_epochs"],
+                       patience=P["patience"], batch_size=P["batch_size"], lr=P["lr"])
+                  | {k: list(v) if isinstance(v, tuple) else v for k, v in arch.items()} | small)
+        return dict(model=model, inputs=dict(kind="skeleton", rate=P["rate"], max_seconds=P["max_seconds"]),
+                    params=params, fit_groups=True, n_splits=P["n_splits"])
     raise ValueError(f"unknown model {model!r}; choose one of {MODELS}")
 
 
@@ -141,6 +152,13 @@ def make_estimator(spec: dict, seed: int = 0):
     if m == "moemo":
         from emomotion.moemo import moemo_classifier
         return moemo_classifier(int(round(i["max_seconds"] * i["rate"])), "moemo", 0, seed=seed, **p)
+    if m in ("stgcn++", "part-transformer"):
+        from sklearn.preprocessing import FunctionTransformer
+        from emomotion.skeleton_models import skeleton_classifier
+        from emomotion.torchfit import GroupedPipeline
+        net = skeleton_classifier(p.pop("model"), rate=i["rate"], seed=seed,
+                                  **{k: tuple(v) if isinstance(v, list) else v for k, v in p.items()})
+        return GroupedPipeline([("rows", FunctionTransformer()), ("net", net)])   # a pipeline, as a bundle saves one
     from emomotion.stgcn import key_graph, stgcn_classifier
     shape = (3 * len(i["channels"]), i["n_frames"], len(KEY_JOINTS))
     fusion = p.pop("fusion")
@@ -174,6 +192,11 @@ def model_inputs(inputs: dict, positions: list, fps, ids=None) -> np.ndarray:
         G = np.stack([clip_tensor(p, f, g.parents, inputs["n_frames"], tuple(inputs["channels"]), g.center, True,
                                   name=i) for p, f, i in zip(positions, fps, ids)])
         return stack_blocks(graph=G, features=features().astype(np.float32), dtype="float32")[0]
+    if kind == "skeleton":
+        from emomotion.sequences import pad_sequences
+        from emomotion.skeleton_models import clip_skeleton
+        seqs = [clip_skeleton(p, f, inputs["rate"], name=i) for p, f, i in zip(positions, fps, ids)]
+        return pad_sequences(seqs, int(round(inputs["max_seconds"] * inputs["rate"])))
     if kind == "moemo":
         from emomotion.moemo import moemo_inputs
         return moemo_inputs(positions, fps, None, None, inputs["rate"], inputs["max_seconds"], names=ids,
@@ -188,8 +211,10 @@ def _torch_modules() -> dict:
     from emomotion.lstm import MotionLSTM
     from emomotion.mlp import MLP
     from emomotion.moemo import MoEmo, MoEmoNet
+    from emomotion.skeleton_models import PartTransformer, STGCNPlusPlus
     from emomotion.stgcn import FusionSTGCN
-    return {"MotionLSTM": MotionLSTM, "MLP": MLP, "FusionSTGCN": FusionSTGCN, "MoEmo": MoEmo, "MoEmoNet": MoEmoNet}
+    return {"MotionLSTM": MotionLSTM, "MLP": MLP, "FusionSTGCN": FusionSTGCN, "MoEmo": MoEmo, "MoEmoNet": MoEmoNet,
+            "STGCNPlusPlus": STGCNPlusPlus, "PartTransformer": PartTransformer}
 
 
 def _encode(v):

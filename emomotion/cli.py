@@ -19,7 +19,8 @@ __all__ = ['DATASETS', 'MODELS', 'BACKENDS', 'PROFILES', 'EXIT_OK', 'EXIT_DATA',
 # %% ../nbs/07c_cli.ipynb #3a7afbf9
 DATASETS = ("synthetic", "kinematic", "bandai", "bandai-styles", "emokine")
 "What `--dataset` takes: `study.DATASETS`, written out here so that `--help` loads no study code (a test keeps them equal)."
-MODELS = ("rf", "svm", "gb", "mlp", "lstm", "stgcn", "stgcn_features", "stgcn_concat", "stgcn_gated", "stgcn_cross", "moemo")
+MODELS = ("rf", "svm", "gb", "mlp", "lstm", "stgcn", "stgcn_features", "stgcn_concat", "stgcn_gated", "stgcn_cross", "moemo",
+          "stgcn++", "part-transformer")
 "What `train --model` takes: `bundle.MODELS`, written out for the same reason."
 BACKENDS = ("loky", "dask")
 "What `study --backend` takes: `evaluate.BACKENDS`, written out for the same reason."
@@ -145,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", required=True, choices=MODELS, metavar="MODEL",
                    help=f"{', '.join(MODELS)}: random forest, SVM, gradient boosting and MLP on the clip features; "
                         "MotionLSTM on frame sequences; ST-GCN on the skeleton (stgcn_<fusion>: with the features); "
-                        "MoEmo (movement vectors with context attention)")
+                        "MoEmo (movement vectors with context attention); stgcn++ and part-transformer: chapter 05b's ST-GCN++ and "
+                        "body-part transformer on the skeleton's frames")
     t.add_argument("--out", metavar="DIR", required=True,
                    help="the bundle folder to write (created; its weight files are replaced)")
     t.add_argument("--no-evaluate", action="store_true",

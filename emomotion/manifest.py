@@ -115,7 +115,7 @@ _FEATURE_OPTIONS = _obj(dict(centre={"enum": ["first_com", "root", "body"]}, com
                              hull_fps=_num(0, 1000, exclusive_lo=True),
                              resample_fps={"oneOf": [{"type": "null"}, _num(0, 1000, exclusive_lo=True)]}))
 _RATE, _SECONDS = _num(0.5, 1000), _num(0.1, 600)
-_INPUTS = {"type": "object", "required": ["kind"], "properties": {"kind": {"enum": ["features", "sequence", "graph+features", "moemo"]}},
+_INPUTS = {"type": "object", "required": ["kind"], "properties": {"kind": {"enum": ["features", "sequence", "graph+features", "moemo", "skeleton"]}},
            "allOf": [
     {"if": {"properties": {"kind": {"const": "features"}}},
      "then": _obj(dict(kind={}, options=_FEATURE_OPTIONS, features_version=_STR))},
@@ -123,6 +123,7 @@ _INPUTS = {"type": "object", "required": ["kind"], "properties": {"kind": {"enum
     {"if": {"properties": {"kind": {"const": "moemo"}}},     # no layout: moemo-lite's displacements (bundles before MoEmoNet)
      "then": _obj(dict(kind={}, rate=_RATE, max_seconds=_SECONDS, layout={"enum": ["paper", "lite"]}),
                   required=["kind", "rate", "max_seconds"])},
+    {"if": {"properties": {"kind": {"const": "skeleton"}}}, "then": _obj(dict(kind={}, rate=_RATE, max_seconds=_SECONDS))},
     {"if": {"properties": {"kind": {"const": "graph+features"}}},
      "then": _obj(dict(kind={}, n_frames=_num(2, 10000, True), features_version=_STR, options=_FEATURE_OPTIONS,
                        channels={"type": "array", "items": {"enum": ["pos", "vel", "bone"]}, "minItems": 1,
@@ -132,7 +133,16 @@ _GRAPH = _obj({"__graph__": _obj(dict(parents={"type": "array", "items": _num(-1
                                       center=_num(0, 999, True), strategy={"enum": ["spatial", "uniform", "distance"]},
                                       max_hop=_num(1, 10, True)))})
 _INTS = lambda lo, hi, n: {"type": "array", "items": _num(lo, hi, True), "minItems": 1, "maxItems": n}
+_WINDOWED = dict(window=_num(1, 100_000, True), n_crops=_num(1, 1000, True), rate=_RATE,
+                 sampling={"enum": ["window", "uniform"]},
+                 streams={"type": "array", "items": {"enum": ["joint", "bone", "joint_motion", "bone_motion"]},
+                          "minItems": 1, "maxItems": 4, "uniqueItems": True})
 _MODULE_PARAMS = {
+    "STGCNPlusPlus": _obj(dict(**_WINDOWED, channels=_INTS(6, 1024, 32), strides=_INTS(1, 8, 32), dropout=_DROPOUT),
+                          required=[]),
+    "PartTransformer": _obj(dict(**_WINDOWED, d_model=_WIDTH, n_heads=_num(1, 64, True), n_layers=_num(1, 16, True),
+                                 dim_ff=_WIDTH, t_kernel=_num(1, 31, True), t_stride=_num(1, 8, True), dropout=_DROPOUT,
+                                 attention_dropout={"oneOf": [{"type": "null"}, _DROPOUT]}), required=[]),
     "MLP": _obj(dict(hidden_dim=_WIDTH, n_layers=_num(1, 16, True), activation={"enum": ["relu", "leaky_relu"]},
                      dropout=_DROPOUT), required=[]),
     "MotionLSTM": _obj(dict(hidden=_WIDTH, proj=_WIDTH, gate_reduction=_num(1, 64, True), dropout=_DROPOUT), required=[]),
@@ -168,7 +178,7 @@ MANIFEST_SCHEMA = {
                  "files", "digest"],
     "properties": {
         "format": {"const": "emomotion-bundle"}, "format_version": {"type": "integer"}, "emomotion_version": _STR,
-        "created": _STR, "model": {"type": "string", "pattern": "^[a-z][a-z_]{0,39}$"}, "profile": {"enum": ["quick", "full"]},
+        "created": _STR, "model": {"type": "string", "pattern": "^[a-z][a-z_+-]{0,39}$"}, "profile": {"enum": ["quick", "full"]},
         "seed": _num(0, 2**32 - 1, True),
         "classes": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 200}, "minItems": 2,
                     "maxItems": 1000, "uniqueItems": True},

@@ -275,7 +275,7 @@ def make_model(name: str, profile: str = "quick", seed: int = 0):
     if name == "ST-GCN++":
         p = profile_settings(profile, "personalisation")["skeleton"]
         p.pop("max_seconds")
-        return skeleton_classifier("stgcn++", **p, patience=None, val_size=0.0, monitor="train_loss", seed=seed)
+        return skeleton_classifier("stgcn++-lite", **p, patience=None, val_size=0.0, monitor="train_loss", seed=seed)
     if name in BASELINE_FAMILIES:
         if name in profile_settings(profile, "personalisation")["tuned"]:
             return make_baseline(name, profile, seed, grouped=True)

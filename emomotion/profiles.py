@@ -49,10 +49,11 @@ PROFILES = {
                              batch_size=16, lr=1e-2, n_jobs=1,
                              runs={"stratified": ("stgcn++", "part-transformer"),
                                    "grouped": ("stgcn++", "part-transformer")},
-                             ablations=dict(runs={"stratified": ("stgcn++ late",), "grouped": ("stgcn++ late",)},
+                             ablations=dict(runs={"grouped": ("stgcn++ late", "stgcn++-lite")},
                                             max_clips=600),
                              fusion=dict(runs={"grouped": ("features", "gated")}, feat_dim=16),
                              stgcn=dict(channels=(8, 8, 16, 16), strides=(1, 1, 2, 2)),
+                             stgcnpp=dict(channels=(6, 6, 12, 12), strides=(1, 1, 2, 2), sampling="uniform", window=32, n_crops=2),
                              transformer=dict(d_model=16, n_heads=2, n_layers=1, dim_ff=32, attention_dropout=0.0)),
         personalisation=dict(models=("Random Forest", "SVM", "MLP", "ST-GCN++"), shots=(1, 2, 4), n_jobs=1,
                              pools=(7, 3), skew=7,
@@ -97,9 +98,8 @@ PROFILES = {
                    paper=dict(rate=15.0, max_seconds=12.0, window=90, n_crops=5,
                               model=dict(d_model=32, heads=4, n_layers=3, max_epochs=30, patience=6, batch_size=32,
                                          lr=2e-3)),
-                   diagnostics=dict(steps=("layout", "tokens", "posture", "rate", "window", "crops", "augmentation",
-                                           "query residual"),
-                                    frames=(4, 8, 16, 32))),
+                   diagnostics=dict(steps=("tokens", "posture", "rate", "window", "crops", "augmentation"),
+                                    frames=(8, 32))),
         skeleton_models=dict(rate=15.0, max_seconds=12.0, window=48, n_crops=3, max_epochs=16, patience=5,
                              batch_size=32, lr=3e-3, n_jobs=min(2, os.cpu_count() or 1),
                              runs={"stratified": ("stgcn++", "part-transformer"),
@@ -109,6 +109,8 @@ PROFILES = {
                              fusion=dict(runs={"stratified": ("features", "gated"), "grouped": ("features", "concat", "gated")},
                                          feat_dim=32),
                              stgcn=dict(channels=(16, 16, 32, 32), strides=(1, 1, 2, 2)),
+                             stgcnpp=dict(channels=(12, 12, 12, 12, 24, 24, 24, 48, 48, 48), strides=(1, 1, 1, 1, 2, 1, 1, 2, 1, 1),
+                                          sampling="uniform", window=32, n_crops=5),
                              transformer=dict(d_model=32, n_heads=4, n_layers=1, dim_ff=64, attention_dropout=0.0)),
         personalisation=dict(models=("Random Forest", "SVM", "MLP", "ST-GCN++"), shots=(1, 2, 4),
                              pools=(14, 7, 3), skew=7,
@@ -155,7 +157,10 @@ PROFILES = {
   the window lengths (frames) of the accuracy-against-frames runs, all on the grouped folds (full: sized from CPU
   time per clip-epoch measured on 200 clips of the generated full set, one thread: moemo 0.21 times moemo-lite's,
   the `layout` step, the authors' attention over moemo-lite's 170 (frame, joint) tokens, 2.3 times; the chapter
-  was estimated at about 1,200 CPU-s against 1,110 for the six moemo-lite variants it ran before); `model`: moemo-lite's
+  was estimated at about 1,200 CPU-s against 1,110 for the six moemo-lite variants it ran before, but a full run on
+  the generated set had spent 28 min of loaded wall time in the diagnostics and not finished after 40: the full
+  profile leaves out the `layout` and `query residual` steps, which the quick profile's `tokens` row and the
+  paper's own layout make the least needed, and measures 8 and 32 frames beside the window); `model`: moemo-lite's
   `moemo_classifier` settings (full: 15 epochs, the
   one-cycle schedule's length; 10 cost two thirds of the CPU time, but on the whole generated full set it scored
   0.03–0.045 lower for the full model, more than a fold sd, so the chapter keeps 15: `benchmarks/moemo_epochs.py`
@@ -166,7 +171,9 @@ PROFILES = {
 - `skeleton_models`: sequence rate (Hz) and longest clip kept (s), training/test window (frames), test-time
   crops, epochs, patience, batch size, learning rate, folds trained in parallel, the models run under each
   protocol (`runs`, names of `skeleton_models.SKELETON_MODELS`; `grouped`: actors, or groups by content),
-  ST-GCN++ and part-transformer sizes (no dropout on the part transformer's attention weights,
+  the lite ST-GCN++ (`stgcn`: `stgcn++-lite`), ST-GCN++ (`stgcnpp`: widths and temporal strides of its blocks, and its
+  own `sampling`, frames per input `window` and test samplings `n_crops`: pyskl samples frames over the whole take) and
+  part-transformer sizes (no dropout on the part transformer's attention weights,
   `attention_dropout=0`, as in `moemo`: one training batch of the full size took 70 ms instead of 118 on one
   core). The full profile is sized to 25 minutes on 2 cores for the generated
   full set (`benchmarks/skeleton_models.py`); `ablations`: runs added only on datasets of at most `max_clips`

@@ -15,7 +15,7 @@ from emomotion.skeleton_models import (BODY_PARTS, STREAMS, MultiStreamSTGCN, Pa
 from emomotion.stgcn import key_graph
 
 BANDAI = Path(__file__).resolve().parents[2] / "shared" / "data" / "bandai-namco-1"
-SMALL_STGCN = dict(channels=(8, 8, 16, 16))
+SMALL_STGCN = dict(channels=(8, 8, 16, 16), strides=(1, 1, 2, 2))   # both ST-GCN++ and its lite variant
 SMALL_PT = dict(d_model=16, n_heads=2, n_layers=1, dim_ff=32)
 
 
@@ -180,7 +180,7 @@ def test_predict_proba_one_row_per_clip_averages_crops(toy):
     assert att.shape == (len(Xte), 6, 15) and np.allclose(att.sum((1, 2)), 1, atol=1e-5)
 
 
-@pytest.mark.parametrize("name,kw", [("stgcn++", SMALL_STGCN), ("part-transformer", SMALL_PT)])
+@pytest.mark.parametrize("name,kw", [("stgcn++", SMALL_STGCN), ("stgcn++-lite", SMALL_STGCN), ("part-transformer", SMALL_PT)])
 def test_trains_above_chance_on_separable_toy(toy, name, kw):
     (Xtr, ytr), (Xte, yte) = toy
     clf = skeleton_classifier(name, window=30, n_crops=3, rate=15, max_epochs=20, lr=1e-2, batch_size=8, val_size=0,
@@ -285,3 +285,95 @@ def test_fused_part_transformer_learns_from_the_features_when_the_skeleton_carri
         skeleton_classifier("part-transformer", fusion="gated")
     with pytest.raises(ValueError, match="fusion must be one of"):      # at construction, not at the first fit
         skeleton_classifier("part-transformer", fusion="cross", seq_shape=(L, 52))
+
+
+# -- ST-GCN++ as pyskl builds it: adaptive adjacency, GCN residual, multi-scale TCN, uniform sampling, stream ensemble
+
+def test_adjacency_is_learnable_from_the_graph_and_grows_a_non_bone_edge():
+    from torch import nn
+    from emomotion.skeleton_models import STGCNPlusPlus
+    torch.manual_seed(0)
+    g = key_graph()
+    m = STGCNPlusPlus((40, 52), 3, channels=(6, 12), strides=(1, 2), window=16, n_crops=2, rate=15)
+    A = m.blocks[0].gcn.A
+    assert isinstance(A, nn.Parameter) and A.requires_grad
+    assert torch.equal(A.detach(), torch.as_tensor(g.A))                          # initialised from the partitions
+    far = np.argwhere(g.hop > 1)                                                 # joints not joined by a bone
+    i, j = far[0]
+    assert (A.detach()[:, i, j] == 0).all()
+    before = A.detach().clone()
+    X = torch.cat([torch.randn(8, 40, 51) * 0.1, torch.ones(8, 40, 1)], -1)
+    opt = torch.optim.SGD(m.parameters(), lr=0.1)
+    m.train()
+    torch.nn.functional.cross_entropy(m(X), torch.arange(8) % 3).backward()
+    opt.step()
+    grown = (A.detach() != before)[:, far[:, 0], far[:, 1]]
+    assert grown.any(), "no entry between non-bone joints changed after a training step"
+
+
+def test_graph_convolution_has_a_residual_and_the_tcn_has_dilated_and_pool_branches():
+    from torch import nn
+    from emomotion.skeleton_models import AdaptiveGraphConv, MultiScaleTCN, STGCNPlusPlus
+    g = key_graph()
+    x = torch.randn(2, 12, 10, 17)
+    gc = AdaptiveGraphConv(12, 12, g.A).eval()
+    with torch.no_grad():
+        gc.conv.weight.zero_(); gc.conv.bias.zero_()                             # the graph path gives 0 ...
+        assert torch.allclose(gc(x), torch.relu(x), atol=1e-5)                   # ... and the residual carries x
+    assert isinstance(AdaptiveGraphConv(6, 12, g.A).res, nn.Sequential)          # a 1×1 projection where widths differ
+    tc = MultiScaleTCN(12, 12, stride=2)
+    assert tc.dilations == [1, 2, 3, 4]
+    kinds = [type(b[-1]).__name__ if isinstance(b, nn.Sequential) else type(b).__name__ for b in tc.branches]
+    assert kinds == ["Conv2d"] * 4 + ["MaxPool2d", "Conv2d"]                     # 4 dilated convs, max pool, 1×1
+    assert [b[-1].dilation[0] for b in tc.branches[:4]] == [1, 2, 3, 4]
+    assert tc.branches[5].kernel_size == (1, 1)
+    outs = [b(x) for b in tc.branches]
+    assert [tuple(o.shape) for o in outs] == [(2, 2, 5, 17)] * 6 and sum(o.shape[1] for o in outs) == 12
+    assert tuple(tc(x).shape) == (2, 12, 5, 17)
+    m = STGCNPlusPlus((40, 52), 3)                                               # the default: pyskl's 10 blocks
+    assert len(m.blocks) == 10 and m.blocks[0].res is None and all(b.res is not None for b in m.blocks[1:])
+    assert [b.tcn.bn.num_features for b in m.blocks] == [16] * 4 + [32] * 3 + [64] * 3
+
+
+def test_uniform_sampling_covers_the_whole_take():
+    from emomotion.skeleton_models import STGCNPlusPlus, uniform_frames
+    for length in (37, 100, 180):
+        for random in (False, True):
+            t = uniform_frames(torch.tensor([length]), 10, n_samples=3, random=random)[0]      # (3, 10)
+            assert (t[:, 0] < length // 10).all() and (t[:, -1] >= 9 * length // 10).all()  # first and last tenth
+            assert (t.diff(dim=1) > 0).all() and t.min() >= 0 and t.max() < length
+    # through the model: a clip whose height is its frame number; every test sampling spans its 120 valid frames
+    L, n = 150, 120
+    X = torch.zeros(1, L, 52)
+    X[0, :n, 1:51:3] = torch.arange(n, dtype=torch.float32)[:, None]
+    X[0, :n, -1] = 1
+    m = STGCNPlusPlus((L, 52), 3, channels=(6, 6), strides=(1, 1), window=12, n_crops=4, rate=15, sampling="uniform").eval()
+    s, k = m.windows(X)
+    assert k == 4 and tuple(s.shape) == (4, 12, 12, 17)
+    frames = s[:, 1, :, 5]                                                       # joint stream, y, one joint
+    assert (frames[:, 0] < n / 12).all() and (frames[:, -1] >= n - n / 12).all()
+    assert torch.allclose(s[:, 7, :, 5], torch.full((4, 12), 15.0))              # joint motion: consecutive frames × rate
+    with pytest.raises(ValueError, match="sampling"):
+        STGCNPlusPlus((L, 52), 3, sampling="random")
+
+
+def test_stream_ensemble_averages_separately_trained_stream_scores(toy):
+    from emomotion.skeleton_models import StreamEnsemble
+    (Xtr, ytr), (Xte, _) = toy
+    ens = skeleton_classifier("stgcn++ late", window=30, n_crops=2, rate=15, max_epochs=2, batch_size=8, val_size=0,
+                              monitor="train_loss", patience=None, device="cpu", channels=(6, 6), strides=(1, 2))
+    assert isinstance(ens, StreamEnsemble) and [s for s, _ in ens.estimators] == list(STREAMS)
+    ens.fit(Xtr, ytr)
+    assert [m.module_.streams for m in ens.estimators_] == [(s,) for s in STREAMS]     # one stream each
+    assert all(m.module_.in_channels == 3 for m in ens.estimators_)
+    member = np.stack([m.predict_proba(Xte) for m in ens.estimators_])
+    assert not np.allclose(member[0], member[1])                                 # trained apart: different scores
+    assert np.allclose(ens.predict_proba(Xte), member.mean(0))
+    assert (ens.predict(Xte) == ens.classes_[member.mean(0).argmax(1)]).all()
+
+
+def test_the_lite_model_keeps_its_name():
+    from emomotion.skeleton_models import SKELETON_MODELS, STGCNPlusPlus
+    assert SKELETON_MODELS["stgcn++-lite"] == (MultiStreamSTGCN, dict(fusion="early"))
+    assert SKELETON_MODELS["stgcn++-lite late"] == (MultiStreamSTGCN, dict(fusion="late"))
+    assert SKELETON_MODELS["stgcn++"][0] is STGCNPlusPlus
