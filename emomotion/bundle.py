@@ -83,14 +83,21 @@ MoEmo (`05a_moemo`; from a BVH file the activity is not known, so it is always `
 body-part transformer (`stgcn++`, `part-transformer`: the settings of their rows in 05b)."""
 
 
-def model_spec(model: str, profile: str = "quick", n_clips: int = 1000) -> dict:
+def model_spec(model: str, profile: str = "quick", n_clips: int = 1000, scale: str = "none") -> dict:
     """The JSON-able recipe of `model` under `profile` (settings from `profiles.profile_settings`): `inputs` (what a
     clip becomes), `params` (the estimator's settings), `fit_groups` (inner tuning and early stopping grouped by actor/content),
-    `n_splits` of the evaluation before the final fit."""
-    from emomotion.features import DEFAULTS, FEATURES_VERSION
+    `n_splits` of the evaluation before the final fit. `scale="body"`: the engineered features of each recording in its
+    own body sizes (`features.SCALES`); the models on frames already divide each clip by its body size."""
+    from emomotion.features import DEFAULTS, FEATURES_VERSION, SCALES
     from emomotion.profiles import profile_settings
     from emomotion.torchfit import small_data_settings
-    feats = dict(kind="features", options=dict(DEFAULTS), features_version=FEATURES_VERSION)
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    if scale != "none" and model not in _BASELINE and model != "mlp" and not model.startswith("stgcn_"):
+        raise ValueError(f"scale={scale!r} is for the models on engineered features; {model} already reads each clip "
+                         "in its own body sizes")
+    opts = dict(DEFAULTS) | ({} if scale == "none" else dict(scale=scale))
+    feats = dict(kind="features", options=opts, features_version=FEATURES_VERSION)
     if model in _BASELINE:
         n = profile_settings(profile, "baselines")["n_splits"]
         return dict(model=model, inputs=feats, params=dict(baseline=_BASELINE[model], profile=profile),
@@ -112,7 +119,7 @@ def model_spec(model: str, profile: str = "quick", n_clips: int = 1000) -> dict:
         P = profile_settings(profile, "stgcn")
         small = small_data_settings(n_clips) if P["small_data"] else {}
         inputs = dict(kind="graph+features", n_frames=P["n_frames"], channels=["pos", "vel"],
-                      options=dict(DEFAULTS), features_version=FEATURES_VERSION)
+                      options=opts, features_version=FEATURES_VERSION)
         params = dict(fusion=fusion, max_epochs=P["max_epochs"], patience=P["patience"], channels=list(P["channels"]),
                       strides=list(P["strides"]), feat_dim=P["feat_dim"]) | small
         return dict(model=model, inputs=inputs, params=params, fit_groups=True, n_splits=P["n_splits"])
@@ -600,7 +607,8 @@ def training_inputs(clips, inputs: dict, feature_inputs: dict | None = None):
 
 # %% ../nbs/08a_bundle.ipynb #036bc7a4
 def train_bundle(dataset, model: str, out_dir, data_dir=None, profile: str = "quick", seed: int = 0,
-                 evaluate: bool = True, uncertain_below: float | None = None, progress: bool = False) -> Path:
+                 evaluate: bool = True, uncertain_below: float | None = None, progress: bool = False,
+                 scale: str = "none") -> Path:
     """Fit `model` (one of `MODELS`) on every clip of `dataset` (a name for `datasets.load_dataset`, or a `Clips`)
     with its inner tuning on those clips only, and write the bundle `out_dir`: weights (skops / safetensors, no
     pickle), `model.json` and `MODEL_CARD.md`. With `evaluate`, the harness first measures the same recipe
@@ -608,7 +616,8 @@ def train_bundle(dataset, model: str, out_dir, data_dir=None, profile: str = "qu
     in `evaluate.cross_validate`, so a bundle trained on a fold's training clips predicts exactly what the harness did.
     A clip that cannot be encoded costs only itself (`training_inputs`): it is left out, and `model.json` and the card
     say which and why. The dataset is recorded under the name given (`bandai-styles`, not the loader's `bandai`).
-    With `progress`, one line per step on stderr (cross-validation with a fold bar, then the final fit).
+    With `progress`, one line per step on stderr (cross-validation with a fold bar, then the final fit). `scale`:
+    see `model_spec` (recorded in the inputs, so `predict` scales each new recording the same way).
     `confidence`, `ood` and `uncertain` come from `bundle_confidence`, fitted on the training clips' held-out folds.
     `model.json` is sealed last: the card's SHA-256 is listed in `files` and `digest` covers the whole manifest."""
     from emomotion.provenance import package_versions
@@ -619,7 +628,7 @@ def train_bundle(dataset, model: str, out_dir, data_dir=None, profile: str = "qu
     def say(msg):
         if progress:
             print(f"train: {msg}", file=sys.stderr, flush=True)
-    spec = model_spec(model, profile, len(clips))
+    spec = model_spec(model, profile, len(clips), scale)
     feature_inputs = model_spec("rf", profile)["inputs"]
     rows, X, X_feats, left_out = training_inputs(clips, spec["inputs"],
                                                  None if spec["inputs"]["kind"] == "features" else feature_inputs)

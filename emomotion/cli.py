@@ -152,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the bundle folder to write (created; its weight files are replaced)")
     t.add_argument("--no-evaluate", action="store_true",
                    help="skip the cross-validated estimate for the card (faster; the card then has no accuracy)")
+    t.add_argument("--scale", choices=("none", "body"), default="none",
+                   help="models on engineered features: none (metres, the study's features, the default) or body "
+                        "(each recording divided by its own body size, so a larger or smaller performer, or a file "
+                        "in another unit, gives the same features; predict applies it to new files too)")
 
     r = sub.add_parser("predict", help="predict the emotion of BVH files with a model bundle",
                        description="Load a model bundle (refused before anything runs if it was changed, holds a "
@@ -232,6 +236,12 @@ def _train(args) -> int:
     check_cache_dir()
     if args.dataset != "synthetic":
         check_data(args.dataset, args.data)
+    from emomotion.bundle import model_spec
+    from emomotion.study import UsageError
+    try:                                      # a --scale the model cannot use: one line, before any data work
+        model_spec(args.model, args.profile, scale=args.scale)
+    except ValueError as e:
+        raise UsageError(f"--scale {args.scale}: {e}") from None
     from emomotion.predict import _cmd_train
     return _cmd_train(args)
 

@@ -113,7 +113,9 @@ _DROPOUT = _num(0, 0.99)
 _FEATURE_OPTIONS = _obj(dict(centre={"enum": ["first_com", "root", "body"]}, com_method={"enum": ["segments", "uniform"]},
                              window_s=_num(0, 10, exclusive_lo=True), polyorder=_num(0, 10, True),
                              hull_fps=_num(0, 1000, exclusive_lo=True),
-                             resample_fps={"oneOf": [{"type": "null"}, _num(0, 1000, exclusive_lo=True)]}))
+                             resample_fps={"oneOf": [{"type": "null"}, _num(0, 1000, exclusive_lo=True)]},
+                             scale={"enum": ["none", "body"]}),
+                        required=["centre", "com_method", "window_s", "polyorder", "hull_fps", "resample_fps"])
 _RATE, _SECONDS = _num(0.5, 1000), _num(0.1, 600)
 _INPUTS = {"type": "object", "required": ["kind"], "properties": {"kind": {"enum": ["features", "sequence", "graph+features", "moemo", "skeleton"]}},
            "allOf": [

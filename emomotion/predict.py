@@ -286,7 +286,7 @@ def plot_timeline(timeline: pd.DataFrame, file=None, ax=None):
 # %% ../nbs/08_predict.ipynb #731243cd
 def _cmd_train(args) -> int:
     out = train_bundle(args.dataset, args.model, args.out, data_dir=args.data, profile=args.profile, seed=args.seed,
-                       evaluate=not args.no_evaluate, progress=True)
+                       evaluate=not args.no_evaluate, progress=True, scale=getattr(args, "scale", "none"))
     meta = json.loads((out / "model.json").read_text(encoding="utf-8"))
     ev = meta["evaluation"]
     print(f"wrote {out} (bundle {bundle_id(meta)}): {meta['model']} on {meta['training_data']['dataset']} "

@@ -67,7 +67,7 @@ PROFILES = {
         explanations=dict(n_repeats=2, animation_frames=10, n_jobs=1),
         realism=dict(conditions=("none", "context"), n_actors=4, takes=1,
                      lstm=dict(hidden=8, proj=8, max_epochs=2, patience=None, batch_size=16, lr=1e-2), n_jobs=1),
-        transfer=dict(models=("rf",), test_share=0.34, max_test_clips=14, max_target_clips=24, n_boot=200,
+        transfer=dict(models=("rf",), scales=("none", "body"), test_share=0.34, max_test_clips=14, max_target_clips=24, n_boot=200,
                       shifts=("rate 30 Hz", "units in", "naming cmu", "noise 1 cm", "drift 2 cm/s",
                               "occlusion left arm", "cut 50 %"))),
     "full": dict(
@@ -126,7 +126,7 @@ PROFILES = {
                      n_actors=10, takes=2,
                      lstm=dict(hidden=32, proj=32, max_epochs=30, patience=6, batch_size=32),
                      n_jobs=min(2, os.cpu_count() or 1)),
-        transfer=dict(models=("rf", "svm"), test_share=0.34, max_test_clips=None, max_target_clips=None, n_boot=2000,
+        transfer=dict(models=("rf", "svm"), scales=("none", "body"), test_share=0.34, max_test_clips=None, max_target_clips=None, n_boot=2000,
                       shifts=("rate 30 Hz", "rate 60 Hz", "rate 120 Hz", "units cm", "units m", "units in",
                               "naming cmu", "naming mixamo", "noise 1 cm", "noise 3 cm", "drift 2 cm/s",
                               "occlusion left arm", "occlusion right leg", "occlusion head, half the take",
@@ -196,7 +196,8 @@ PROFILES = {
 - `explanations`: permutation repeats, frames of the attention animation, workers. The models it explains are the
   chapters' own (the forest of `baselines`, `lstm`, the part transformer of `skeleton_models`), with their settings,
   so their fold fits come from the fit cache when 02, 04 and 05b ran before (`evaluate.cross_validate(cache=True)`).
-- `transfer`: the models trained (`bundle.MODELS` names), the share of groups held out as the in-domain test, the
+- `transfer`: the models trained (`bundle.MODELS` names), each with the feature scalings of `scales`
+  (`features.SCALES`: `body` is the per-recording normalisation), the share of groups held out as the in-domain test, the
   most clips of it and of another dataset measured (None: all), bootstrap resamples of the intervals, and the
   capture shifts applied (`transfer.SHIFTS` names)."""
 
