@@ -20,6 +20,7 @@ from .datasets import Clips, encode_clips, load_dataset
 from .manifest import (BundleError, CARD_ID_PLACEHOLDER, _card_sha256, _entries, _short, bundle_digest, bundle_id,
                        check_manifest, read_manifest)
 from .skeletons import KEY_JOINTS, KEY_MAPS
+from .calibrate import looks_like_pickle
 from .fitcache import TRUSTED_TYPES, load_skops, sha256_of   # the pickle-free files, shared with the fit cache
 
 BUNDLE_FORMAT = 2
@@ -263,13 +264,13 @@ def save_weights(est, folder) -> tuple[dict, dict]:
     if not isinstance(last, TorchClassifier):
         sio.dump(pipe, folder / "model.skops")
         return ["model.skops"], None
-    from safetensors.torch import save_file
+    from emomotion.calibrate import save_safetensors
     modules = {v: k for k, v in _torch_modules().items()}
     if last.module not in modules:
         raise BundleError(f"cannot save a network of class {last.module!r}; known: {sorted(modules.values())}")
     sio.dump(Pipeline(pipe.steps[:-1]), folder / "preprocess.skops")
-    save_file({k: v.detach().cpu().clone().contiguous() for k, v in last.module_.state_dict().items()},   # copies: shared buffers
-              str(folder / "weights.safetensors"))
+    save_safetensors({k: v.detach().cpu().clone().contiguous() for k, v in last.module_.state_dict().items()},  # copies: shared buffers
+                     folder / "weights.safetensors")      # padded if its header would start like a pickle
     arch = dict(step=name, module=modules[last.module], input_shape=[int(s) for s in last.input_shape_],
                 n_classes=len(last.classes_), module_params={k: _encode(v) for k, v in last.module_params.items()},
                 batch_size=int(last.batch_size))
@@ -322,7 +323,7 @@ def _check_bundle(folder: Path) -> dict:
             continue
         with open(p, "rb") as f:
             head = f.read(2)
-        if len(head) == 2 and head[0] == 0x80 and head[1] <= 5:
+        if looks_like_pickle(head):
             raise BundleError(f"{p}: a pickle-like file in the bundle; refused (bundles hold skops and safetensors only)")
         if sha256_of(p) != want:
             raise BundleError(f"{p}: SHA-256 does not match model.json (the file was changed); refused")

@@ -31,8 +31,8 @@ OOD_FILE = "ood.safetensors"
 # %% auto #0
 __all__ = ['PROBA_FLOOR', 'TEMPERATURE_BOUNDS', 'CONFIDENCE_QUANTILE', 'OOD_K', 'OOD_QUANTILE', 'Z_CLIP', 'OOD_FILE',
            'proba_logits', 'apply_temperature', 'temperature_nll', 'fit_temperature', 'standardiser', 'standardise',
-           'knn_distance', 'group_out_scores', 'fit_ood', 'ood_score', 'save_ood', 'load_ood', 'fit_calibration',
-           'uncertain_flags']
+           'knn_distance', 'group_out_scores', 'fit_ood', 'ood_score', 'looks_like_pickle', 'save_safetensors',
+           'save_ood', 'load_ood', 'fit_calibration', 'uncertain_flags']
 
 # %% ../nbs/01f_calibrate.ipynb #c2936597
 def proba_logits(proba) -> np.ndarray:
@@ -139,21 +139,35 @@ def ood_score(X, arrays: dict, k: int = OOD_K) -> np.ndarray:
     return knn_distance(standardise(X, arrays["mean"], arrays["scale"]), arrays["reference"], k)
 
 # %% ../nbs/01f_calibrate.ipynb #9a986cba
-def save_ood(arrays: dict, path, metadata: dict | None = None) -> Path:
-    """Write an OOD reference (`fit_ood`'s arrays) as safetensors with string `metadata` in its header; the header is
-    padded when its first bytes would look like a pickle."""
-    from safetensors.numpy import save_file
+def looks_like_pickle(head: bytes) -> bool:
+    "Whether a file starting with `head` could be a pickle (protocol 2–5 opcode); bundles refuse such files."
+    return len(head) >= 2 and head[0] == 0x80 and head[1] <= 5
+
+
+def save_safetensors(tensors: dict, path, metadata: dict | None = None) -> Path:
+    """Write `tensors` (numpy arrays, or torch tensors) as safetensors at `path`, atomically, with string `metadata`
+    in the header. A safetensors file starts with its header's length; one of 128 + 256·j bytes (j ≤ 5) would start
+    like a pickle (`looks_like_pickle`), and bundles refuse that, so such a header is padded (a `pad` entry)."""
     from emomotion.cache import atomic_path
+    if any(type(v).__module__.startswith("torch") for v in tensors.values()):
+        from safetensors.torch import save_file
+    else:
+        from safetensors.numpy import save_file
     path = Path(path)
-    data = {"mean": np.asarray(arrays["mean"], np.float64), "scale": np.asarray(arrays["scale"], np.float64),
-            "reference": np.ascontiguousarray(arrays["reference"], np.float32)}
     for pad in range(4):
         with atomic_path(path) as tmp:
-            save_file(data, str(tmp), metadata=dict(metadata or {}) | ({"pad": "x" * 8 * pad} if pad else {}) or None)
-        head = path.read_bytes()[:2]
-        if not (head[0] == 0x80 and head[1] <= 5):
-            return path
+            save_file(tensors, str(tmp), metadata=dict(metadata or {}) | ({"pad": "x" * 8 * pad} if pad else {}) or None)
+        with open(path, "rb") as fh:
+            if not looks_like_pickle(fh.read(2)):
+                return path
     raise RuntimeError(f"{path}: cannot write a header that does not look like a pickle")
+
+
+def save_ood(arrays: dict, path, metadata: dict | None = None) -> Path:
+    "Write an OOD reference (`fit_ood`'s arrays) with `save_safetensors`."
+    data = {"mean": np.asarray(arrays["mean"], np.float64), "scale": np.asarray(arrays["scale"], np.float64),
+            "reference": np.ascontiguousarray(arrays["reference"], np.float32)}
+    return save_safetensors(data, path, metadata)
 
 
 def load_ood(path, info: dict, error: type[Exception] = ValueError) -> dict:

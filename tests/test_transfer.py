@@ -55,3 +55,23 @@ def test_the_table_sets_each_row_against_its_in_domain_row():
     t = T.transfer_table(rows)
     np.testing.assert_allclose(t["d_accuracy"], [0, -0.25, 0])
     np.testing.assert_allclose(t["in_domain_auroc"], [0.8, 0.8, 0.4])
+
+
+def test_a_body_scaled_bundle_reads_a_file_in_inches_as_it_reads_the_original(clips, tmp_path):
+    "The per-recording normalisation (`train --scale body`): the same probabilities for a file in inches; unscaled: not."
+    from emomotion.bundle import train_bundle
+    from emomotion.external import evaluate_bundle
+    from emomotion.predict import load_model
+    few = clips.subset(np.arange(8))
+    inches = T.shift_transform("units in", few)
+    p = {}
+    for scale in ("none", "body"):
+        b = load_model(train_bundle(clips, "rf", tmp_path / scale, evaluate=False, scale=scale))
+        cols = [f"p_{c}" for c in b.classes]
+        p[scale] = [evaluate_bundle(b, few, n_boot=10, transform=t).clips[cols].to_numpy(float) for t in (None, inches)]
+    np.testing.assert_allclose(p["body"][1], p["body"][0], atol=1e-9)
+    assert not np.allclose(p["none"][1], p["none"][0])
+    meta = __import__("json").loads((tmp_path / "body" / "model.json").read_text())
+    assert meta["inputs"]["options"]["scale"] == "body"
+    with pytest.raises(ValueError, match="already reads each clip in its own body sizes"):
+        train_bundle(clips, "lstm", tmp_path / "x", evaluate=False, scale="body")
