@@ -19,7 +19,8 @@ from .datasets import encode_clips, skipped_table
 from .skeletons import KEY_JOINTS
 from .kinematics import normalise_clip, resample
 from .sequences import PaddedClips, SequenceAugment, pad_sequences
-from .stgcn import Graph, STGCNEncoder, fuse, fused_width, fusion_layers, key_graph, packed_columns
+from .stgcn import (Graph, STGCNEncoder, fuse, fused_width, fusion_layers, joint_batchnorm, key_graph,
+                             packed_columns)
 from .torchfit import GroupedPipeline, TorchClassifier
 
 # %% auto #0
@@ -327,8 +328,7 @@ class STGCNPlusPlus(WindowedSkeletonModel):
 
     def encode(self, s):
         "Stream windows (B, 3·S, window, V) → their pooled features (B, channels[-1])."
-        b, c, t, v = s.shape
-        x = self.data_bn(s.permute(0, 1, 3, 2).reshape(b, c * v, t)).view(b, c, v, t).permute(0, 1, 3, 2)
+        x = joint_batchnorm(self.data_bn, s)
         for blk in self.blocks: x = blk(x)
         return x.mean((2, 3))
 
@@ -382,7 +382,7 @@ class PartTransformer(WindowedSkeletonModel):
     def encode(self, s):
         "Stream windows (B, 3·S, window, V) → their attention-pooled token (B, d_model); the attention is kept in `last_attention`."
         b, c, t, v = s.shape
-        s = self.data_bn(s.permute(0, 1, 3, 2).reshape(b, c * v, t)).view(b, c, v, t).permute(0, 3, 2, 1)  # (B, T, V, C)
+        s = joint_batchnorm(self.data_bn, s).permute(0, 2, 3, 1)                                          # (B, T, V, C)
         tok = torch.stack([emb(s[:, :, js].flatten(2)) for emb, js in zip(self.embed, self.part_joints)], 1)
         P, d = tok.shape[1], tok.shape[-1]
         h = F.gelu(self.tconv(tok.permute(0, 1, 3, 2).reshape(b, P * d, t)))       # (B, P·d, T')

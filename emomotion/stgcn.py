@@ -30,9 +30,9 @@ from .sequences import TakeBlock, encode_clips, skipped_table
 from .torchfit import GroupedPipeline, TorchClassifier
 
 # %% auto #0
-__all__ = ['FUSIONS', 'Graph', 'key_graph', 'kinematic_graph', 'clip_tensor', 'GraphTensors', 'build_tensors', 'GraphConv',
-           'STCAttention', 'STGCNBlock', 'STGCNEncoder', 'STGCN', 'fusion_layers', 'fused_width', 'fuse', 'FusionSTGCN',
-           'RotateScale', 'packed_columns', 'stgcn_classifier', 'attention_readout']
+__all__ = ['FUSIONS', 'Graph', 'key_graph', 'kinematic_graph', 'clip_tensor', 'GraphTensors', 'build_tensors', 'joint_batchnorm',
+           'GraphConv', 'STCAttention', 'STGCNBlock', 'STGCNEncoder', 'STGCN', 'fusion_layers', 'fused_width', 'fuse',
+           'FusionSTGCN', 'RotateScale', 'packed_columns', 'stgcn_classifier', 'attention_readout']
 
 # %% ../nbs/05_stgcn.ipynb #3b117ea6
 _CENTRE_NAMES = ("hips", "pelvis", "hip")
@@ -297,6 +297,12 @@ def build_tensors(clips, joints: str = "key", n_frames: int = 64, channels=("pos
     return GraphTensors(X, graph, names, idx.iloc[rows] if len(skipped) else idx, skipped)
 
 # %% ../nbs/05_stgcn.ipynb #c2258f07
+def joint_batchnorm(bn: nn.BatchNorm1d, x):
+    "`x` (N, C, T, V) normalised per channel and joint by `bn` (`BatchNorm1d(C·V)`), ST-GCN's `data_bn`."
+    n, c, t, v = x.shape
+    return bn(x.permute(0, 1, 3, 2).reshape(n, c * v, t)).view(n, c, v, t).permute(0, 1, 3, 2)
+
+
 class GraphConv(nn.Module):
     "Spatial graph convolution over K adjacency partitions, with a learnable edge-importance mask."
     def __init__(self, c_in: int, c_out: int, A: np.ndarray, edge_importance: bool = True):
@@ -374,8 +380,7 @@ class STGCNEncoder(nn.Module):
 
     def features(self, x):
         "Output of the last block (N, C', T', V)."
-        n, c, t, v = x.shape
-        x = self.data_bn(x.permute(0, 1, 3, 2).reshape(n, c * v, t)).view(n, c, v, t).permute(0, 1, 3, 2)
+        x = joint_batchnorm(self.data_bn, x)
         for b in self.blocks: x = b(x)
         return x
 
