@@ -18,9 +18,9 @@ from .report import (COST_CAPTION, RESULT_KEY, _fmt_s, _notebook_of, _num, cost_
                               headline_table, read_results, render_markdown)
 
 # %% auto #0
-__all__ = ['RESULTS_DIR', 'RESULTS_FILES', 'HEADLINE', 'results_name', 'whole_study', 'publish_results', 'superseded_rows',
-           'readme_block', 'headline_summary', 'headline_block', 'render_readme', 'update_readme', 'compare_results',
-           'main']
+__all__ = ['RESULTS_DIR', 'RESULTS_FILES', 'HEADLINE', 'results_name', 'finished_notebooks', 'whole_study', 'publish_results',
+           'superseded_rows', 'readme_block', 'headline_summary', 'headline_block', 'render_readme', 'update_readme',
+           'compare_results', 'main']
 
 # %% ../nbs/07d_publish.ipynb #8b2d5e71
 RESULTS_DIR = "results"
@@ -31,19 +31,25 @@ RESULTS_FILES = ("README.md", "RESULTS.md")
 "The Markdown files whose blocks are made from `results/`: README's compact headline, RESULTS.md's full tables."
 
 
-def results_name(params: dict, whole: bool = False) -> str:
+def results_name(params: dict, whole: bool = False, notebooks=None) -> str:
     """The folder name of a published run: `<dataset>-<profile>`, then `-only-<notebooks>` for a run of some notebooks
     — unless the folder holds the `whole` study (`whole_study`: its last run did some notebooks, the others were carried
-    from earlier runs of the same study into the same folder)."""
+    from earlier runs of the same study into the same folder). `notebooks`: the notebooks the folder holds, run or
+    carried, when the last run did only some (default: the last run's `only`)."""
     name = f"{params.get('dataset')}-{params.get('profile')}"
-    only = None if whole else params.get("only")
+    only = None if whole or not params.get("only") else (sorted(notebooks) if notebooks else params.get("only"))
     return name + (f"-only-{'+'.join(n.split('_')[0] for n in only)}" if only else "")
+
+
+def finished_notebooks(prov: dict) -> list[str]:
+    "The notebooks of a study folder that ran to the end, in this run or carried from an earlier one into the folder."
+    return [n["name"] for n in prov.get("notebooks", []) if n.get("status") == "ok"]
 
 
 def whole_study(prov: dict, nbs_dir) -> bool:
     """Does the study folder of `prov` hold every notebook of the study in `nbs_dir`, each run to the end (in this run,
     or carried from an earlier run of the same study, same data, profile and seed, into the same folder)?"""
-    ok = {n["name"] for n in prov.get("notebooks", []) if n.get("status") == "ok"}
+    ok = set(finished_notebooks(prov))
     wanted = {p.stem for p in find_notebooks(Path(nbs_dir))}
     return bool(wanted) and wanted <= ok
 
@@ -69,7 +75,7 @@ def publish_results(out, results_dir=RESULTS_DIR, nbs_dir=None) -> Path:
     params = prov.get("parameters") or {}
     nbs_dir = nbs_dir or params.get("nbs_dir")
     prov["whole_study"] = bool(nbs_dir) and Path(nbs_dir).is_dir() and whole_study(prov, nbs_dir)
-    dest = Path(results_dir) / results_name(params, prov["whole_study"])
+    dest = Path(results_dir) / results_name(params, prov["whole_study"], finished_notebooks(prov))
     (dest / "tables").mkdir(parents=True, exist_ok=True)
     (dest / "tables" / "results.csv").write_bytes(src.read_bytes())
     (dest / "provenance.json").write_text(json.dumps(portable_record(prov), indent=2, default=str) + "\n")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from emomotion.publish import RESULTS_DIR, headline_summary, main, publish_results, results_name, update_readme
+from emomotion.publish import (RESULTS_DIR, finished_notebooks, headline_summary, main, publish_results, results_name,
+                               update_readme)
 from emomotion.report import read_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +73,7 @@ def test_every_published_run_can_be_traced(folder):
     assert re.fullmatch(r"[0-9a-f]{40}", prov["git"]["commit"]), "the commit the study ran on"
     assert prov["command"].startswith("emomotion study ")
     params = prov["parameters"]
-    assert folder.name == results_name(params, prov.get("whole_study", False))
+    assert folder.name == results_name(params, prov.get("whole_study", False), finished_notebooks(prov))
     results = read_results(folder)
     assert len(results) and set(results.dataset) == {params["dataset"]}
     ran = {(r["dataset"], r["model"], r["protocol"]) for n in prov["notebooks"] for r in n.get("results", [])}
